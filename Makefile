@@ -1,0 +1,23 @@
+# The two commands of the README. Both set up .venv from requirements.lock first (idempotent).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+DEMO_OUTPUT ?= build/demo
+RUNNER ?= local
+
+.PHONY: setup demo test clean
+
+setup:
+	@bash scripts/setup_env.sh
+
+demo: setup
+	$(PY) -m pipeline run --runner $(RUNNER) --data data/sample --output $(DEMO_OUTPUT)
+
+test: setup
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf build

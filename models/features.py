@@ -1,0 +1,33 @@
+"""The one place for feature names and the relevance scale."""
+
+# Raw columns of the search log (CSV header and schemas/schema.pbtxt use these names).
+QUERY_ID = "query_id"
+QUERY = "query"
+PRODUCT_ID = "product_id"
+PRODUCT_TITLE = "product_title"
+RELEVANCE = "relevance"
+RAW_COLUMNS = (QUERY_ID, QUERY, PRODUCT_ID, PRODUCT_TITLE, RELEVANCE)
+
+# Graded relevance of the bundled sample: 0 irrelevant, 1 related/complement, 2 substitute, 3 exact.
+# Gain for NDCG is the grade itself (linear); the model's regression target is the gain scaled to [0, 1].
+RELEVANCE_MIN = 0.0
+RELEVANCE_MAX = 3.0
+
+# Transformed features (outputs of models.preprocessing.preprocessing_fn).
+QUERY_TOKEN_IDS = "query_token_ids"
+TITLE_TOKEN_IDS = "title_token_ids"
+TOKEN_OVERLAP = "token_overlap"
+LABEL = "label"  # normalised gain in [0, 1]
+
+# Fixed token lengths after Transform (longer texts are truncated, shorter padded with 0).
+MAX_QUERY_TOKENS = 12
+MAX_TITLE_TOKENS = 32
+VOCAB_NAME = "tokens"
+
+# Name of the scoring output in every serving signature.
+SCORE = "score"
+
+
+def normalised_gain(relevance):
+    """Maps a grade on the relevance scale to [0, 1] (works on floats and tensors)."""
+    return (relevance - RELEVANCE_MIN) / (RELEVANCE_MAX - RELEVANCE_MIN)

@@ -1,0 +1,68 @@
+"""Command line: run the pipeline locally, print a run's summary, or score pairs with a pushed model.
+
+  python -m pipeline run --runner local|beam --data DIR --output DIR [--workers N] [--beam-arg ARG]
+  python -m pipeline summary --output DIR
+  python -m pipeline score --model DIR --query TEXT --title TEXT [--title TEXT ...]
+"""
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+
+from pipeline import configs
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the whole pipeline")
+    run.add_argument("--runner", choices=("local", "beam"), default="local")
+    run.add_argument("--data", default=str(configs.SAMPLE_DATA_DIR),
+                     help=f"folder with {configs.SEARCH_LOG_PATTERN} (default: the bundled sample)")
+    run.add_argument("--output", required=True, help="pipeline root, MLMD and pushed models go here")
+    run.add_argument("--workers", type=int, default=1,
+                     help="Beam DirectRunner worker processes (>1: multi_processing mode)")
+    run.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
+                     help="extra Beam pipeline option, passed through (repeatable)")
+    run.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
+    run.add_argument("--no-cache", action="store_true", help="rerun every component")
+
+    summary = commands.add_parser("summary", help="print the summary of the latest run")
+    summary.add_argument("--output", required=True)
+
+    score = commands.add_parser("score", help="score titles for a query with a pushed model")
+    score.add_argument("--model", required=True, help="a SavedModel, or a folder of numbered versions")
+    score.add_argument("--query", required=True)
+    score.add_argument("--title", action="append", required=True, dest="titles")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # Google client libraries warn at import about future Python support: noise for a person reading.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+    # Imported here so that `--help` answers without loading TensorFlow.
+    if args.command == "run":
+        from pipeline import runners, summary
+        started = time.time()
+        output = os.path.abspath(args.output)
+        runners.run(args.runner, args.data, output, runners.beam_args(args.workers, args.beam_args),
+                    enable_cache=not args.no_cache, overrides={"train_steps": args.train_steps})
+        print(summary.render(summary.collect(output)))
+        print(f"Wall time: {time.time() - started:.0f} s")
+    elif args.command == "summary":
+        from pipeline import summary
+        print(summary.render(summary.collect(args.output)))
+    else:
+        from pipeline import scoring
+        for title, value in zip(args.titles, scoring.score_pairs(args.model, args.query, args.titles)):
+            print(f"{value:8.4f}  {title}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

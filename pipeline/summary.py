@@ -1,0 +1,125 @@
+"""The end-of-run summary: rows per split, candidate and baseline metrics, blessing, push destination.
+
+Everything is read back from ML Metadata and the artifacts, so it describes what the run really made
+(cached components included), not what the runner intended.
+"""
+import os
+from typing import Dict, List, Optional
+
+import ml_metadata as mlmd
+import tensorflow_data_validation as tfdv
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from models import features
+from pipeline import configs
+
+# The model names TFMA uses when a baseline is present; without one the candidate is "".
+CANDIDATE, BASELINE = "candidate", "baseline"
+
+
+class RunRecord:
+    """Reads the outputs of the latest execution of each component from this pipeline's MLMD."""
+
+    def __init__(self, output_dir: str):
+        self._store = mlmd.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            configs.metadata_path(output_dir)))
+        if self._store.get_context_by_type_and_name("pipeline", configs.PIPELINE_NAME) is None:
+            raise FileNotFoundError(f"no run of {configs.PIPELINE_NAME} recorded under {output_dir}")
+
+    def output(self, component_id: str, key: str) -> Optional[mlmd.proto.Artifact]:
+        """The artifact under `key` of the component's latest execution (None if it made none)."""
+        node = self._store.get_context_by_type_and_name("node", f"{configs.PIPELINE_NAME}.{component_id}")
+        executions = self._store.get_executions_by_context(node.id) if node else []
+        if not executions:
+            raise LookupError(f"{component_id} has not run under this output directory")
+        latest = max(executions, key=lambda e: e.id)
+        ids = [event.artifact_id for event in self._store.get_events_by_execution_ids([latest.id])
+               if event.type == mlmd.proto.Event.OUTPUT and event.path.steps[0].key == key]
+        return self._store.get_artifacts_by_id(ids)[0] if ids else None
+
+
+def split_sizes(statistics_uri: str) -> Dict[str, Dict[str, int]]:
+    """{split: {"rows": n, "queries": distinct query ids}} from StatisticsGen's output."""
+    sizes = {}
+    for split in (configs.TRAIN_SPLIT, configs.EVAL_SPLIT):
+        stats = tfdv.load_stats_binary(os.path.join(statistics_uri, f"Split-{split}", "FeatureStats.pb"))
+        dataset = stats.datasets[0]
+        queries = next(f.string_stats.unique for f in dataset.features if f.path.step == [features.QUERY_ID])
+        sizes[split] = {"rows": dataset.num_examples, "queries": queries}
+    return sizes
+
+
+def overall_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
+    """{model: {metric name: value}} on the whole eval split; "@k" marks a cutoff."""
+    result: Dict[str, Dict[str, float]] = {}
+    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+        if metrics_for_slice.slice_key.single_slice_keys:
+            continue
+        for item in metrics_for_slice.metric_keys_and_values:
+            key = item.key
+            if key.is_diff:  # candidate minus baseline; both sides are shown instead
+                continue
+            name = key.name + (f"@{key.sub_key.top_k.value}" if key.sub_key.HasField("top_k") else "")
+            result.setdefault(key.model_name or CANDIDATE, {})[name] = item.value.double_value.value
+    return result
+
+
+def validation_failures(evaluation_uri: str) -> List[str]:
+    validation = tfma.load_validation_result(evaluation_uri)
+    return [f"{failure.metric_key.name}: {failure.message}"
+            for per_slice in validation.metric_validations_per_slice
+            for failure in per_slice.failures]
+
+
+def collect(output_dir: str) -> dict:
+    """A plain dict of the run's outcome (also what tests assert on)."""
+    record = RunRecord(output_dir)
+    evaluation = record.output("Evaluator", "evaluation").uri
+    blessing = record.output("Evaluator", "blessing")
+    pushed = record.output("Pusher", "pushed_model")
+    pushed_props = pushed.custom_properties if pushed else {}
+    return {
+        "splits": split_sizes(record.output("StatisticsGen", "statistics").uri),
+        "metrics": overall_metrics(evaluation),
+        "blessed": blessing.custom_properties["blessed"].int_value == 1,
+        "validation_failures": validation_failures(evaluation),
+        "pushed": bool(pushed_props) and pushed_props["pushed"].int_value == 1,
+        "pushed_destination": pushed_props["pushed_destination"].string_value if "pushed_destination" in pushed_props else None,
+        "serving_model_dir": configs.serving_model_dir(output_dir),
+    }
+
+
+def _metrics_lines(metrics: Dict[str, Dict[str, float]]) -> List[str]:
+    names = sorted({name for values in metrics.values() for name in values})
+    models = [m for m in (CANDIDATE, BASELINE) if m in metrics]
+    lines = ["  " + "metric".ljust(24) + "".join(m.rjust(12) for m in models)]
+    for name in names:
+        lines.append("  " + name.ljust(24) + "".join(
+            f"{metrics[m][name]:12.4f}" if name in metrics[m] else "           -" for m in models))
+    if BASELINE not in metrics:
+        lines.append("  (no baseline yet: the first blessed model becomes the baseline of the next run)")
+    return lines
+
+
+def render(outcome: dict) -> str:
+    """The summary a person reads at the end of `python -m pipeline run`."""
+    lines = ["", "=" * 72, f"Run summary: {configs.PIPELINE_NAME}", "=" * 72, "Examples per split:"]
+    for split, size in outcome["splits"].items():
+        lines.append(f"  {split:<6} {size['rows']:6d} rows  {size['queries']:4d} queries")
+    lines += ["Evaluation on the eval split (per-query ranking metrics):"] + _metrics_lines(outcome["metrics"])
+    if outcome["blessed"]:
+        lines.append("Blessed: yes")
+    else:
+        lines.append("Blessed: NO; the serving model stays as it was. Failed checks:")
+        lines += [f"  - {failure}" for failure in outcome["validation_failures"]]
+    destination: Optional[str] = outcome["pushed_destination"]
+    if outcome["pushed"] and destination:
+        lines += [f"Pushed to: {destination}",
+                  "Query it:",
+                  f"  python -m pipeline score --model {destination} "
+                  "--query 'running shoes' --title 'Men running shoes, mesh' --title 'Stainless steel pot'"]
+    else:
+        lines.append("Pushed: no")
+    lines.append("=" * 72)
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""AnomaliesGate executor on real ExampleAnomalies artifacts made by TFDV from tiny data."""
+import os
+
+import pandas as pd
+import pytest
+import tensorflow_data_validation as tfdv
+from tfx.types import artifact_utils, standard_artifacts
+
+from components.anomalies_gate import executor
+from pipeline import configs
+
+
+def _anomalies_artifact(tmp_path, frames):
+    """An ExampleAnomalies artifact with one SchemaDiff.pb per split, validated against our schema."""
+    schema = tfdv.load_schema_text(str(configs.SCHEMA_DIR / "schema.pbtxt"))
+    artifact = standard_artifacts.ExampleAnomalies()
+    artifact.uri = str(tmp_path)
+    artifact.split_names = artifact_utils.encode_split_names(list(frames))
+    for split, frame in frames.items():
+        anomalies = tfdv.validate_statistics(tfdv.generate_statistics_from_dataframe(frame), schema)
+        split_dir = os.path.join(str(tmp_path), f"Split-{split}")
+        os.makedirs(split_dir)
+        with open(os.path.join(split_dir, executor.ANOMALIES_FILE), "wb") as f:
+            f.write(anomalies.SerializeToString())
+    return artifact
+
+
+def _rows(relevance):
+    return pd.DataFrame({"query_id": ["q1", "q2"], "query": ["running shoes", "T恤"],
+                         "product_id": ["p1", "p2"], "product_title": ["Running shoes", "纯棉T恤"],
+                         "relevance": relevance})
+
+
+def test_clean_splits_pass(tmp_path):
+    artifact = _anomalies_artifact(tmp_path, {"train": _rows([3.0, 1.0]), "eval": _rows([0.0, 2.0])})
+    executor.Executor().Do({"anomalies": [artifact]}, {}, {})
+
+
+def test_out_of_scale_label_stops_the_run_naming_split_and_feature(tmp_path):
+    artifact = _anomalies_artifact(tmp_path, {"train": _rows([3.0, 1.0]), "eval": _rows([0.0, 7.0])})
+    with pytest.raises(executor.DataAnomaliesError, match=r"split 'eval', feature 'relevance'") as error:
+        executor.Executor().Do({"anomalies": [artifact]}, {}, {})
+    assert "split 'train'" not in str(error.value)

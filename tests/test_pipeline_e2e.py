@@ -1,0 +1,119 @@
+"""The whole pipeline on the bundled sample with LocalDagRunner: runs, blesses, pushes, serves, caches."""
+import csv
+import os
+
+import ml_metadata as mlmd
+import pytest
+import tensorflow as tf
+from tfx import v1 as tfx
+
+from components.anomalies_gate.executor import DataAnomaliesError
+from models import features, signatures
+from pipeline import configs, runners, scoring, summary
+
+COMPONENTS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+              "Transform", "Trainer", "Evaluator", "Pusher")
+COMPLETE, CACHED = mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED
+
+
+def _states(output_dir):
+    """{component id: [execution states, oldest first]} from the run's MLMD."""
+    store = mlmd.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        configs.metadata_path(output_dir)))
+    states = {}
+    for component in COMPONENTS:
+        node = store.get_context_by_type_and_name("node", f"{configs.PIPELINE_NAME}.{component}")
+        executions = sorted(store.get_executions_by_context(node.id), key=lambda e: e.id) if node else []
+        states[component] = [e.last_known_state for e in executions]
+    return states
+
+
+@pytest.fixture(scope="module")
+def output_dir(tmp_path_factory, sample_data_dir):
+    output = str(tmp_path_factory.mktemp("e2e"))
+    runners.run("local", sample_data_dir, output, runners.beam_args(workers=1))
+    return output
+
+
+@pytest.fixture(scope="module")
+def pushed_model(output_dir):
+    return tf.saved_model.load(scoring.latest_version_dir(configs.serving_model_dir(output_dir)))
+
+
+def test_every_component_ran_once(output_dir):
+    assert _states(output_dir) == {component: [COMPLETE] for component in COMPONENTS}
+
+
+def test_model_is_blessed_and_pushed_in_tf_serving_layout(output_dir):
+    outcome = summary.collect(output_dir)
+    assert outcome["blessed"] and outcome["pushed"]
+    assert outcome["metrics"]["candidate"][f"ndcg@{configs.BLESSING_METRIC_CUTOFF}"] >= configs.MIN_NDCG
+    version_dir = outcome["pushed_destination"]
+    assert os.path.dirname(version_dir) == configs.serving_model_dir(output_dir)
+    assert os.path.basename(version_dir).isdigit()
+    assert os.path.isfile(os.path.join(version_dir, "saved_model.pb"))
+    assert outcome["splits"]["train"]["rows"] + outcome["splits"]["eval"]["rows"] == 888
+    rendered = summary.render(outcome)
+    assert "Blessed: yes" in rendered and version_dir in rendered
+
+
+def _relevant_and_irrelevant_pairs(sample_data_dir):
+    """(query, title of grade 3, title of grade 0) for every English and Chinese query of the sample."""
+    by_query = {}
+    with open(os.path.join(sample_data_dir, "search_log.csv"), encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            grades = by_query.setdefault(row["query"], {})
+            grades.setdefault(float(row["relevance"]), row["product_title"])
+    return [(q, g[3.0], g[0.0]) for q, g in by_query.items() if 3.0 in g and 0.0 in g]
+
+
+def test_pushed_model_scores_relevant_above_irrelevant(pushed_model, sample_data_dir):
+    pairs = _relevant_and_irrelevant_pairs(sample_data_dir)
+    score_text = pushed_model.signatures[signatures.SCORE_TEXT]
+    queries = tf.constant([q for q, _, _ in pairs])
+    relevant = score_text(query=queries, product_title=tf.constant([r for _, r, _ in pairs]))[features.SCORE]
+    irrelevant = score_text(query=queries, product_title=tf.constant([i for _, _, i in pairs]))[features.SCORE]
+    wins = (relevant.numpy() > irrelevant.numpy()).mean()
+    assert wins >= 0.9, f"relevant above irrelevant for only {wins:.0%} of {len(pairs)} queries"
+
+
+def test_score_command_reads_the_latest_pushed_version(output_dir):
+    scores = scoring.score_pairs(configs.serving_model_dir(output_dir), "running shoes",
+                                 ["Stride Lite men's running shoes, breathable mesh", "Bamboo shoe shelf, 4-tier"])
+    assert scores[0] > scores[1]
+
+
+def test_serving_default_takes_serialized_examples_like_the_text_signature(pushed_model):
+    query, titles = "运动鞋", ["轻风 男士透气网面运动鞋 黑色", "不锈钢保温杯 500ml"]
+    examples = []
+    for title in titles:
+        example = tf.train.Example()
+        example.features.feature[features.QUERY].bytes_list.value.append(query.encode())
+        example.features.feature[features.PRODUCT_TITLE].bytes_list.value.append(title.encode())
+        example.features.feature[features.QUERY_ID].bytes_list.value.append(b"q")
+        example.features.feature[features.PRODUCT_ID].bytes_list.value.append(b"p")
+        examples.append(example.SerializeToString())
+    from_examples = pushed_model.signatures[signatures.SERVING_DEFAULT](examples=tf.constant(examples))
+    from_text = pushed_model.signatures[signatures.SCORE_TEXT](
+        query=tf.constant([query] * 2), product_title=tf.constant(titles))
+    tf.debugging.assert_near(from_examples[features.SCORE], from_text[features.SCORE], atol=1e-5)
+    assert from_text[features.SCORE][0] > from_text[features.SCORE][1]
+
+
+def test_second_run_is_served_from_cache(output_dir, sample_data_dir):
+    runners.run("local", sample_data_dir, output_dir, runners.beam_args(workers=1))
+    assert _states(output_dir) == {component: [COMPLETE, CACHED] for component in COMPONENTS}
+
+
+def test_anomalous_data_stops_the_run_before_transform(tmp_path, sample_data_dir):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with open(os.path.join(sample_data_dir, "search_log.csv"), encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    rows[5][4] = "7.0"  # off the 0-3 relevance scale
+    with open(data_dir / "search_log.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    output = str(tmp_path / "out")
+    with pytest.raises(DataAnomaliesError, match="feature 'relevance'"):
+        runners.run("local", str(data_dir), output, runners.beam_args(workers=1))
+    assert _states(output)["Transform"] == []
