@@ -1,6 +1,7 @@
 """One runner per local orchestrator: LocalDagRunner (development) and BeamDagRunner (DirectRunner)."""
 from typing import Dict, List, Optional
 
+from apache_beam.options.pipeline_options import StandardOptions
 from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
@@ -8,6 +9,7 @@ from pipeline import configs
 from pipeline import pipeline as search_pipeline
 
 RUNNERS = ("local", "beam")
+LOCAL_BEAM_RUNNER = "FnApiRunner"
 
 
 def beam_args(workers: int, extra: Optional[List[str]] = None) -> List[str]:
@@ -16,7 +18,7 @@ def beam_args(workers: int, extra: Optional[List[str]] = None) -> List[str]:
     FnApiRunner is the engine of Beam's DirectRunner; naming it directly skips DirectRunner's first
     attempt at the Prism runner, which downloads a binary at run time (no network here or in CI).
     """
-    args = ["--runner=FnApiRunner"]
+    args = [f"--runner={LOCAL_BEAM_RUNNER}"]
     if workers > 1:
         args += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
     return args + list(extra or [])
@@ -36,7 +38,11 @@ def run(runner: str, data_root: str, output_dir: str, beam_pipeline_args: List[s
         beam_pipeline_args=beam_pipeline_args,
         enable_cache=enable_cache,
         **(overrides or {}))
+    # BeamDagRunner's orchestrating pipeline (and any library's bare beam.Pipeline()) takes Beam's
+    # default runner: make it the local engine too, for the Prism reason above. Passing
+    # beam_orchestrator_args instead would select TFX's legacy, non-IR BeamDagRunner.
+    StandardOptions.DEFAULT_RUNNER = LOCAL_BEAM_RUNNER
     if runner == "local":
         tfx.orchestration.LocalDagRunner().run(pipeline)
     else:
-        BeamDagRunner(beam_orchestrator_args=beam_pipeline_args).run(pipeline)
+        BeamDagRunner().run(pipeline)

@@ -1,0 +1,30 @@
+"""The Beam runner end to end (in-memory FnApiRunner), and the command line's argument handling."""
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import configs, runners, summary
+
+
+def test_beam_args_select_the_local_engine_and_multiprocessing():
+    assert runners.beam_args(workers=1) == ["--runner=FnApiRunner"]
+    assert runners.beam_args(workers=2, extra=["--foo=1"]) == [
+        "--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", "--foo=1"]
+
+
+def test_unknown_runner_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="unknown runner 'spark'"):
+        runners.run("spark", str(configs.SAMPLE_DATA_DIR), str(tmp_path), [])
+
+
+def test_beam_dag_runner_runs_the_pipeline(tmp_path, sample_data_dir):
+    runners.run("beam", sample_data_dir, str(tmp_path), runners.beam_args(workers=1))
+    outcome = summary.collect(str(tmp_path))
+    assert outcome["blessed"] and outcome["pushed"]
+
+
+def test_command_line_help_lists_the_runners():
+    result = subprocess.run([sys.executable, "-m", "pipeline", "run", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "--runner {local,beam}" in result.stdout
