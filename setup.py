@@ -6,7 +6,7 @@ setuptools.setup(
     version="0.1.0",
     description="TFX pipeline: fine-tune a ranker on few labels, augment samples, retrain, bless, push.",
     python_requires=">=3.11,<3.12",
-    packages=setuptools.find_packages(include=["pipeline*", "components*", "models*", "kubeflow*"]),
+    packages=setuptools.find_packages(include=["pipeline*", "components*", "models*", "kubeflow*", "serving*", "benchmarks*"]),
     # Dependencies are pinned in requirements.lock and installed by scripts/setup_env.sh.
     install_requires=[],
 )

@@ -1,0 +1,1 @@
+"""Benchmarks (commands, not tests): ranking quality and speed on ../shared/benchmarks per PROTOCOL.md."""
