@@ -1,0 +1,45 @@
+"""kubeflow/serving/*.yaml parse and agree with the pipeline's model name and TF Serving's ports (no cluster
+here: these are static checks)."""
+import yaml
+
+from pipeline import configs
+
+SERVING_DIR = configs.REPO_ROOT / "kubeflow" / "serving"
+
+
+def _documents(name):
+    with open(SERVING_DIR / name, encoding="utf-8") as f:
+        return {doc["kind"]: doc for doc in yaml.safe_load_all(f) if doc}
+
+
+def test_tf_serving_deployment_and_service():
+    docs = _documents("tf-serving.yaml")
+    assert set(docs) == {"Deployment", "Service"}
+    pod = docs["Deployment"]["spec"]["template"]
+    assert docs["Deployment"]["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert docs["Service"]["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    (container,) = pod["spec"]["containers"]
+    assert container["image"].startswith("tensorflow/serving:")
+    args = container["args"]
+    assert f"--model_name={configs.MODEL_NAME}" in args
+    assert "--port=8500" in args and "--rest_api_port=8501" in args
+    # The base path comes from the env var named in the args (Kubernetes expands $(VAR)).
+    assert "--model_base_path=$(MODEL_BASE_PATH)" in args
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["MODEL_BASE_PATH"].endswith(f"/serving/{configs.MODEL_NAME}")
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"grpc": 8500, "http": 8501}
+    probe = container["readinessProbe"]["httpGet"]
+    assert probe["path"] == f"/v1/models/{configs.MODEL_NAME}" and probe["port"] == "http"
+    assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
+    assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
+    service_ports = {p["port"] for p in docs["Service"]["spec"]["ports"]}
+    assert service_ports == {8500, 8501}
+
+
+def test_kserve_alternative():
+    docs = _documents("kserve-inferenceservice.yaml")
+    model = docs["InferenceService"]["spec"]["predictor"]["model"]
+    assert model["modelFormat"]["name"] == "tensorflow"
+    assert model["storageUri"].endswith(f"/serving/{configs.MODEL_NAME}")
+    assert {"cpu", "memory"} <= model["resources"]["limits"].keys()
