@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 DEMO_OUTPUT ?= build/demo
 RUNNER ?= local
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test serve clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -18,6 +18,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+serve: setup
+	$(PY) -m serving --model-base-path $(DEMO_OUTPUT)/serving/search_ranker --port 8501
 
 clean:
 	rm -rf build

@@ -118,7 +118,9 @@ def render(outcome: dict) -> str:
         lines += [f"Pushed to: {destination}",
                   "Query it:",
                   f"  python -m pipeline score --model {destination} "
-                  "--query 'running shoes' --title 'Men running shoes, mesh' --title 'Stainless steel pot'"]
+                  "--query 'running shoes' --title 'Men running shoes, mesh' --title 'Stainless steel pot'",
+                  "Serve it over TF Serving's REST API (then see README, Serving, for curl):",
+                  f"  python -m serving --model-base-path {os.path.dirname(destination)} --port 8501"]
     else:
         lines.append("Pushed: no")
     lines.append("=" * 72)
