@@ -31,3 +31,10 @@ SCORE = "score"
 def normalised_gain(relevance):
     """Maps a grade on the relevance scale to [0, 1] (works on floats and tensors)."""
     return (relevance - RELEVANCE_MIN) / (RELEVANCE_MAX - RELEVANCE_MIN)
+
+
+# Augmentation (components/): every training example says where it came from and how much it counts.
+ORIGIN = "origin"  # one of ORIGINS
+WEIGHT = "sample_weight"  # float, 1.0 for labelled rows
+ORIGIN_LABELLED, ORIGIN_GENERATED, ORIGIN_RETRIEVED = "labelled", "generated", "retrieved"
+ORIGINS = (ORIGIN_LABELLED, ORIGIN_GENERATED, ORIGIN_RETRIEVED)

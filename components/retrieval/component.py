@@ -1,0 +1,75 @@
+"""Retrieval: candidate (query, product) pairs found with the encoder's embeddings, for the teacher to label.
+
+For each labelled train query: the nearest catalogue products it has no judgement for, and the products
+judged for its nearest labelled queries (label transfer); for each generated query: its source product,
+its retrieval rank (round-trip check) and hard negatives. Exact search; see index.py to swap in an
+approximate index.
+"""
+from typing import Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import channel, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components import artifacts
+from components.retrieval import candidates, executor
+
+
+class RetrievalSpec(ComponentSpec):
+    PARAMETERS = {
+        "encoder_handle": ExecutionParameter(type=str),
+        "products_per_query": ExecutionParameter(type=int),
+        "neighbour_queries": ExecutionParameter(type=int),
+        "min_query_similarity": ExecutionParameter(type=float),
+        "hard_negatives": ExecutionParameter(type=int),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "catalog": ChannelParameter(type=standard_artifacts.Examples),
+        "generated_queries": ChannelParameter(type=standard_artifacts.Examples, optional=True),
+    }
+    OUTPUTS = {
+        "candidates": ChannelParameter(type=standard_artifacts.Examples),
+        "report": ChannelParameter(type=artifacts.AugmentationReport),
+    }
+
+
+class Retrieval(base_beam_component.BaseBeamComponent):
+    """Embeds queries and products and writes candidate pairs with their provenance.
+
+    Usage:
+        retrieval = Retrieval(examples=example_gen.outputs["examples"],
+                              catalog=catalog_gen.outputs["examples"],
+                              generated_queries=query_generation.outputs["generated_queries"],
+                              encoder_handle="/path/to/encoder")
+    """
+
+    SPEC_CLASS = RetrievalSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, catalog: types.BaseChannel, encoder_handle: str,
+                 generated_queries: Optional[types.BaseChannel] = None,
+                 products_per_query: int = candidates.Settings.products_per_query,
+                 neighbour_queries: int = candidates.Settings.neighbour_queries,
+                 min_query_similarity: float = candidates.Settings.min_query_similarity,
+                 hard_negatives: int = candidates.Settings.hard_negatives):
+        """Args:
+          examples: labelled Examples; only the `train` split is read.
+          catalog: Examples of the unlabelled catalogue (product_id, product_title), every split.
+          encoder_handle: path of a TF Hub style text encoder with an `embed` function.
+          generated_queries: optional Examples of generated queries (query_id, query, product_id,
+            product_title), split `train`.
+          products_per_query: nearest unjudged products per labelled query (0: off).
+          neighbour_queries: nearest labelled queries whose judged products are transferred (0: off).
+          min_query_similarity: cosine a neighbour query needs for label transfer.
+          hard_negatives: nearest non-source products per generated query (0: off).
+        """
+        spec = RetrievalSpec(
+            examples=examples, catalog=catalog, generated_queries=generated_queries,
+            encoder_handle=encoder_handle, products_per_query=products_per_query,
+            neighbour_queries=neighbour_queries, min_query_similarity=min_query_similarity,
+            hard_negatives=hard_negatives,
+            candidates=channel.Channel(type=standard_artifacts.Examples),
+            report=channel.Channel(type=artifacts.AugmentationReport))
+        super().__init__(spec=spec)

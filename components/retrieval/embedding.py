@@ -1,0 +1,43 @@
+"""Text embeddings from a TF Hub style encoder SavedModel (our export by default).
+
+The encoder must offer `embed(texts) -> [n, d]` (models/encoder's export does: mean-pooled and
+L2-normalised) or a `serving_default` signature taking one string tensor. Vectors are L2-normalised here
+again, so cosine similarity is a dot product whatever the encoder returns.
+"""
+import logging
+import time
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokeniser ops the encoder's graph uses)
+
+
+class TextEncoder:
+    """Loads the encoder once; embeds texts in batches."""
+
+    def __init__(self, handle: str, batch_size: int = 64):
+        start = time.perf_counter()
+        self._model = tf.saved_model.load(handle)
+        self._batch_size = batch_size
+        if hasattr(self._model, "embed"):
+            self._embed = self._model.embed
+        elif "serving_default" in self._model.signatures:
+            signature = self._model.signatures["serving_default"]
+            output = next(iter(signature.structured_outputs))
+            self._embed = lambda texts: signature(texts)[output]
+        else:
+            raise ValueError(f"encoder {handle} has neither an `embed` function nor a serving_default signature")
+        logging.info("Loaded encoder %s in %.1f s", handle, time.perf_counter() - start)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """[len(texts), d] float32, L2-normalised."""
+        batches = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = tf.constant(list(texts[start:start + self._batch_size]), dtype=tf.string)
+            batches.append(self._embed(batch).numpy())
+        if not batches:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = np.concatenate(batches).astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)

@@ -1,0 +1,134 @@
+"""Retrieval executor on real artifacts: a few labelled rows, a tiny catalogue, two generated queries, and the
+real exported MiniLM encoder. Plus the exact index on hand-made vectors."""
+import json
+import os
+
+import numpy as np
+import pytest
+from tfx.types import standard_artifacts
+
+from components import artifacts, examples_io
+from components.retrieval import candidates, executor
+from components.retrieval.index import ExactIndex
+from models import features
+from models.encoder.export import default_export_dir, export_encoder
+
+
+def _labelled(query_id, query, product_id, title, relevance):
+    return {features.QUERY_ID: query_id, features.QUERY: query, features.PRODUCT_ID: product_id,
+            features.PRODUCT_TITLE: title, features.RELEVANCE: relevance}
+
+
+LABELLED_TRAIN = [
+    _labelled("q1", "running shoes", "p1", "Men's running shoes, breathable mesh", 3.0),
+    _labelled("q1", "running shoes", "p2", "Stainless steel cooking pot 5 l", 0.0),
+    _labelled("q2", "jogging shoes", "p3", "Women's trail running shoes", 3.0),
+    _labelled("q3", "cooking pot", "p2", "Stainless steel cooking pot 5 l", 3.0),
+]
+LABELLED_EVAL = [_labelled("q9", "running sneakers", "p4", "Lightweight running sneakers", 3.0)]
+CATALOG = [{features.PRODUCT_ID: pid, features.PRODUCT_TITLE: title} for pid, title in [
+    ("p4", "Lightweight running sneakers"),
+    ("p5", "Non-stick frying pan 28 cm"),
+    ("p6", "Cotton T-shirt, white"),
+    ("p7", "Kids' running shoes with velcro"),
+]]
+GENERATED = [
+    {features.QUERY_ID: "gen-p6-0", features.QUERY: "white cotton tee", features.PRODUCT_ID: "p6",
+     features.PRODUCT_TITLE: "Cotton T-shirt, white", features.ORIGIN: features.ORIGIN_GENERATED},
+    {features.QUERY_ID: "gen-p5-0", features.QUERY: "frying pan", features.PRODUCT_ID: "p5",
+     features.PRODUCT_TITLE: "Non-stick frying pan 28 cm", features.ORIGIN: features.ORIGIN_GENERATED},
+]
+
+
+def _examples(tmp_path, name, splits):
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(tmp_path / name)
+    for split, directory in examples_io.prepare_output(artifact, splits).items():
+        examples_io.write_rows_locally(splits[split], directory)
+    return artifact
+
+
+@pytest.fixture(scope="module")
+def encoder_handle():
+    return export_encoder(default_export_dir())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, encoder_handle):
+    tmp_path = tmp_path_factory.mktemp("retrieval")
+    inputs = {
+        "examples": [_examples(tmp_path, "labelled", {"train": LABELLED_TRAIN, "eval": LABELLED_EVAL})],
+        "catalog": [_examples(tmp_path, "catalog", {"train": CATALOG})],
+        "generated_queries": [_examples(tmp_path, "generated", {"train": GENERATED})],
+    }
+    candidates_artifact = standard_artifacts.Examples()
+    candidates_artifact.uri = str(tmp_path / "candidates")
+    report = artifacts.AugmentationReport()
+    report.uri = str(tmp_path / "report")
+    os.makedirs(report.uri)
+    properties = {"encoder_handle": encoder_handle, "products_per_query": 2, "neighbour_queries": 1,
+                  "min_query_similarity": 0.5, "hard_negatives": 2}
+    executor.Executor().Do(inputs, {"candidates": [candidates_artifact], "report": [report]}, properties)
+    rows = list(examples_io.read_rows(examples_io.split_pattern(candidates_artifact, "train")))
+    with open(os.path.join(report.uri, artifacts.REPORT_JSON)) as f:
+        return rows, json.load(f), candidates_artifact
+
+
+def test_catalog_neighbours_are_unjudged_and_relevant(run):
+    rows, _, _ = run
+    neighbours = {(r[features.QUERY_ID], r[features.PRODUCT_ID]) for r in rows
+                  if r[candidates.METHOD] == candidates.CATALOG_NEIGHBOUR}
+    assert ("q1", "p1") not in neighbours and ("q1", "p2") not in neighbours  # already judged
+    # The nearest unjudged products of "running shoes" are running shoes, not the frying pan.
+    running = {p for q, p in neighbours if q == "q1"}
+    assert len(running) == 2 and running <= {"p3", "p4", "p7"}
+    assert all(r[features.ORIGIN] == features.ORIGIN_RETRIEVED for r in rows
+               if r[candidates.METHOD] != candidates.GENERATED_SOURCE and r[candidates.METHOD] != candidates.HARD_NEGATIVE)
+
+
+def test_label_transfer_between_similar_queries(run):
+    rows, _, _ = run
+    transferred = {(r[features.QUERY_ID], r[features.PRODUCT_ID], r[candidates.SOURCE]) for r in rows
+                   if r[candidates.METHOD] == candidates.LABEL_TRANSFER}
+    # "jogging shoes" takes the products judged for its nearest labelled query, "running shoes" (p1, p2),
+    # unless catalog_neighbour found the pair first (each pair is a candidate once).
+    assert ("q2", "p2", "q1") in transferred
+    q2_pairs = {r[features.PRODUCT_ID] for r in rows if r[features.QUERY_ID] == "q2"}
+    assert {"p1", "p2"} <= q2_pairs and "p3" not in q2_pairs  # p3 is already judged for q2
+    assert len({(r[features.QUERY_ID], r[features.PRODUCT_ID]) for r in rows}) == len(rows)
+
+
+def test_generated_queries_keep_their_source_and_get_hard_negatives(run):
+    rows, _, _ = run
+    by_query = {}
+    for r in rows:
+        if r[features.ORIGIN] == features.ORIGIN_GENERATED:
+            by_query.setdefault(r[features.QUERY_ID], []).append(r)
+    assert set(by_query) == {"gen-p6-0", "gen-p5-0"}
+    for query_id, source in (("gen-p6-0", "p6"), ("gen-p5-0", "p5")):
+        methods = sorted(r[candidates.METHOD] for r in by_query[query_id])
+        assert methods == [candidates.GENERATED_SOURCE] + [candidates.HARD_NEGATIVE] * 2
+        source_row = next(r for r in by_query[query_id] if r[candidates.METHOD] == candidates.GENERATED_SOURCE)
+        assert source_row[features.PRODUCT_ID] == source and source_row[candidates.SOURCE_RANK] == 1.0
+
+
+def test_eval_split_is_never_read_and_report_adds_up(run):
+    rows, report, artifact = run
+    assert "q9" not in {r[features.QUERY_ID] for r in rows}
+    assert "running sneakers" not in {r[features.QUERY] for r in rows}
+    assert report["labelled_queries"] == 3 and report["generated_queries"] == 2
+    assert report["products_indexed"] == 7
+    assert report["candidates"] == len(rows) == sum(report["candidates_by_method"].values())
+    assert examples_io.split_names(artifact) == ["train"]
+
+
+def test_exact_index_search_and_rank_agree():
+    vectors = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]]  # rows 0 and 4 tie
+    index = ExactIndex(["a", "b", "c", "d", "e"], vectors)
+    query = np.array([[0.9, 0.1, 0.0, 0.0]], dtype=np.float32)
+    rows, scores = index.search(query, 3)
+    assert rows.tolist() == [[0, 4, 1]] and scores[0, 0] == scores[0, 1]
+    ranks, similarity = index.rank_of(query, np.array([4]))
+    assert ranks.tolist() == [2] and similarity[0] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="one vector per id"):
+        ExactIndex(["a"], vectors)
