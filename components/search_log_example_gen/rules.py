@@ -1,0 +1,180 @@
+"""The rule table of the search log and the checks of one row (pure Python, no Beam).
+
+Every rule has one decision: FAIL stops the run before training with an error naming the file, the line and
+the column; QUARANTINE drops the row into the quarantine file with the rule's reason; TRUNCATE keeps the row
+with a shortened value and counts it. Column names and the relevance scale come from models/features.py.
+"""
+import collections
+import math
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from models import features
+
+FAIL, QUARANTINE, TRUNCATE = "fail", "quarantine", "truncate"
+
+# Defaults of the two knobs (the component's parameters of the same names).
+DEFAULT_MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this fraction of the rows read: fail
+DEFAULT_MAX_TEXT_CHARS = 1000  # longer query or product_title values are cut to this many characters
+
+# Columns that must be non-empty, and the free-text columns that are truncated when too long.
+REQUIRED_COLUMNS = features.RAW_COLUMNS
+TEXT_COLUMNS = (features.QUERY, features.PRODUCT_TITLE)
+
+# Reason codes (the `reason` of a quarantined row, and the keys of the ledger's counts).
+FIELD_COUNT = "field_count"
+CSV_SYNTAX = "csv_syntax"
+EMPTY_VALUE = "empty_value"
+RELEVANCE_NOT_A_NUMBER = "relevance_not_a_number"
+RELEVANCE_OUT_OF_RANGE = "relevance_out_of_range"
+QUERY_ID_CONFLICT = "query_id_conflict"
+DUPLICATE = "duplicate"
+TRUNCATED = "truncated"
+# Rules that fail the run.
+NO_INPUT = "no_input"
+HEADER = "header"
+ENCODING = "encoding"
+UNTERMINATED_QUOTE = "unterminated_quote"
+QUARANTINE_THRESHOLD = "quarantine_threshold"
+
+Rule = collections.namedtuple("Rule", ["code", "scope", "decision", "description"])
+
+# The one rule table, in the order the checks run (row rules: the first broken one is the row's reason).
+RULES = (
+    Rule(NO_INPUT, "input", FAIL, "the split pattern matches no file, or no row is kept"),
+    Rule(HEADER, "file", FAIL, "the header names each column of models/features.py RAW_COLUMNS exactly once "
+         "(any order); the error lists the missing, unexpected and repeated names"),
+    Rule(ENCODING, "file", FAIL, "the file is strict UTF-8 (a leading BOM is allowed); the error gives the line, "
+         "the byte offset (0-based, from the start of the file) and the column of the first bad byte"),
+    Rule(UNTERMINATED_QUOTE, "file", FAIL, "a quoted field is closed before the end of the file (otherwise the "
+         "rest of the file would be one row); the error gives the line where the field opens"),
+    Rule(CSV_SYNTAX, "row", QUARANTINE, "the row is well-formed CSV (python csv, strict: no text after a "
+         "closing quote, no NUL byte)"),
+    Rule(FIELD_COUNT, "row", QUARANTINE, "the row has as many fields as the header"),
+    Rule(EMPTY_VALUE, "row", QUARANTINE, "query_id, query, product_id, product_title and relevance are not "
+         "empty or only whitespace"),
+    Rule(RELEVANCE_NOT_A_NUMBER, "row", QUARANTINE, "relevance is a decimal number (not text, NaN or inf)"),
+    Rule(RELEVANCE_OUT_OF_RANGE, "row", QUARANTINE, "relevance is within [RELEVANCE_MIN, RELEVANCE_MAX] of "
+         "models/features.py"),
+    Rule(TRUNCATED, "row", TRUNCATE, "query and product_title longer than max_text_chars characters are cut "
+         "to that length; the row is kept and counted per column"),
+    Rule(QUERY_ID_CONFLICT, "query_id", QUARANTINE, "a query_id has one query text; if its valid rows carry "
+         "two or more texts, every row of that query_id is quarantined (no way to tell which text is right)"),
+    Rule(DUPLICATE, "query_id, product_id", QUARANTINE, "one row per (query_id, product_id); the first by "
+         "(file path, line) is kept, later ones are quarantined whether or not their values are equal"),
+    Rule(QUARANTINE_THRESHOLD, "input", FAIL, "at most max_quarantine_fraction of the rows read are "
+         "quarantined; the error summarises the reasons"),
+)
+ROW_REASONS = tuple(rule.code for rule in RULES if rule.scope != "input" and rule.decision == QUARANTINE)
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+class InvalidSearchLogError(ValueError):
+    """The search log breaks a FAIL rule; the message names the file, line, column and rule."""
+
+
+def location(path: str, line: Optional[int] = None, column: Optional[str] = None) -> str:
+    """'<path>, line 7, column 'relevance'' (the parts that are known)."""
+    parts = [path]
+    if line is not None:
+        parts.append(f"line {line}")
+    if column is not None:
+        parts.append(f"column '{column}'")
+    return ", ".join(parts)
+
+
+def header_problems(header: Sequence[str]) -> List[str]:
+    """What is wrong with a header (empty when it names each required column exactly once)."""
+    counts = collections.Counter(header)
+    missing = [name for name in REQUIRED_COLUMNS if name not in counts]
+    unexpected = [name for name in header if name not in REQUIRED_COLUMNS]
+    repeated = sorted(name for name, count in counts.items() if count > 1 and name in REQUIRED_COLUMNS)
+    problems = []
+    if missing:
+        problems.append(f"missing columns {missing}")
+    if unexpected:
+        problems.append(f"unexpected columns {unexpected}")
+    if repeated:
+        problems.append(f"repeated columns {repeated}")
+    return problems
+
+
+def check_header(path: str, header: Sequence[str]) -> None:
+    """Raises InvalidSearchLogError naming the file and the missing, unexpected or repeated columns."""
+    problems = header_problems(header)
+    if problems:
+        raise InvalidSearchLogError(
+            f"{location(path, 1)} (header): rule '{HEADER}': {'; '.join(problems)}; "
+            f"expected the columns {','.join(REQUIRED_COLUMNS)}")
+
+
+def parse_relevance(text: str) -> Tuple[Optional[float], Optional[str]]:
+    """(grade, None) for a grade on the scale, else (None, reason)."""
+    if not _NUMBER.fullmatch(text.strip()):
+        return None, RELEVANCE_NOT_A_NUMBER
+    grade = float(text)
+    if not (math.isfinite(grade) and features.RELEVANCE_MIN <= grade <= features.RELEVANCE_MAX):
+        return None, RELEVANCE_OUT_OF_RANGE
+    return grade, None
+
+
+def check_row(header: Sequence[str], fields: Sequence[str]) -> Tuple[Optional[Tuple[str, Optional[str], str]],
+                                                                    Optional[Dict[str, str]]]:
+    """Applies the row rules in table order.
+
+    Returns (None, values by column) for a valid row, else ((reason, column or None, detail), None).
+    """
+    for index, field in enumerate(fields):
+        if "\x00" in field:  # python csv lets NUL bytes through; they mean a corrupt or mis-encoded line
+            column = header[index] if index < len(header) else None
+            return (CSV_SYNTAX, column, "NUL byte in a field"), None
+    if len(fields) != len(header):
+        return (FIELD_COUNT, None, f"{len(header)} fields expected, found {len(fields)}"), None
+    values = dict(zip(header, fields))
+    for column in REQUIRED_COLUMNS:
+        if not values[column].strip():
+            return (EMPTY_VALUE, column, f"{column} is empty"), None
+    _, reason = parse_relevance(values[features.RELEVANCE])
+    if reason == RELEVANCE_NOT_A_NUMBER:
+        return (reason, features.RELEVANCE, f"{values[features.RELEVANCE]!r} is not a number"), None
+    if reason == RELEVANCE_OUT_OF_RANGE:
+        return (reason, features.RELEVANCE, f"{values[features.RELEVANCE]!r} is outside "
+                f"[{features.RELEVANCE_MIN}, {features.RELEVANCE_MAX}]"), None
+    return None, values
+
+
+def truncate(values: Dict[str, str], max_chars: int) -> Tuple[Dict[str, str], List[str]]:
+    """Cuts each text column longer than max_chars characters; returns the values and the cut columns."""
+    cut = [column for column in TEXT_COLUMNS if len(values[column]) > max_chars]
+    if not cut:
+        return values, []
+    values = dict(values)
+    for column in cut:
+        values[column] = values[column][:max_chars]
+    return values, cut
+
+
+def resolve_query(rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, str, str]]]:
+    """The dataset rules on the valid rows of one query_id, independent of the order of `rows`.
+
+    Each row is a dict with `file`, `line` and `values`. Returns (kept rows, [(row, reason, column, detail)]).
+    """
+    rows = sorted(rows, key=lambda row: (row["file"], row["line"]))
+    texts = sorted({row["values"][features.QUERY] for row in rows})
+    if len(texts) > 1:
+        detail = f"{len(texts)} query texts for one query_id: {texts}"
+        return [], [(row, QUERY_ID_CONFLICT, features.QUERY, detail) for row in rows]
+    kept, quarantined, first = [], [], {}
+    for row in rows:
+        product_id = row["values"][features.PRODUCT_ID]
+        if product_id in first:
+            original = first[product_id]
+            same = "an exact copy" if original["values"] == row["values"] else "differing values"
+            quarantined.append((row, DUPLICATE, features.PRODUCT_ID,
+                                f"({features.QUERY_ID}, {features.PRODUCT_ID}) already kept from "
+                                f"{location(original['file'], original['line'])}; {same}"))
+        else:
+            first[product_id] = row
+            kept.append(row)
+    return kept, quarantined
