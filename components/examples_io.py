@@ -11,7 +11,10 @@ import tensorflow as tf
 from tfx import types
 from tfx.types import artifact_utils
 
+from models import features
+
 Row = Dict[str, Any]
+_ID_COLUMNS = (features.QUERY_ID, features.PRODUCT_ID)
 # Output files, as ExampleGen writes them: gzipped TFRecords of tf.Example.
 _FILE_PREFIX = "data_tfrecord"
 _FILE_SUFFIX = ".gz"
@@ -52,7 +55,11 @@ def from_example(serialized: bytes) -> Row:
         if len(values) != 1:
             raise ValueError(f"feature {name!r} has {len(values)} values; the augmentation components expect one")
         value = values[0]
-        row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        elif name in _ID_COLUMNS:  # CsvExampleGen reads all-digit ids as integers; ids are text here
+            value = str(int(value))
+        row[name] = value
     return row
 
 

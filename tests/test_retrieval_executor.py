@@ -1,13 +1,13 @@
 """Retrieval executor on real artifacts: a few labelled rows, a tiny catalogue, two generated queries, and the
 real exported MiniLM encoder. Plus the exact index on hand-made vectors."""
-import json
 import os
 
 import numpy as np
 import pytest
 from tfx.types import standard_artifacts
 
-from components import artifacts, examples_io
+from components import examples_io
+from components.augmentation import report as report_lib
 from components.retrieval import candidates, executor
 from components.retrieval.index import ExactIndex
 from models import features
@@ -63,15 +63,14 @@ def run(tmp_path_factory, encoder_handle):
     }
     candidates_artifact = standard_artifacts.Examples()
     candidates_artifact.uri = str(tmp_path / "candidates")
-    report = artifacts.AugmentationReport()
+    report = report_lib.AugmentationReport()
     report.uri = str(tmp_path / "report")
     os.makedirs(report.uri)
     properties = {"encoder_handle": encoder_handle, "products_per_query": 2, "neighbour_queries": 1,
                   "min_query_similarity": 0.5, "hard_negatives": 2}
     executor.Executor().Do(inputs, {"candidates": [candidates_artifact], "report": [report]}, properties)
     rows = list(examples_io.read_rows(examples_io.split_pattern(candidates_artifact, "train")))
-    with open(os.path.join(report.uri, artifacts.REPORT_JSON)) as f:
-        return rows, json.load(f), candidates_artifact
+    return rows, report_lib.read_report(report), candidates_artifact
 
 
 def test_catalog_neighbours_are_unjudged_and_relevant(run):

@@ -12,7 +12,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import channel, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components import artifacts
+from components.augmentation.report import AugmentationReport
 from components.retrieval import candidates, executor
 
 
@@ -31,7 +31,7 @@ class RetrievalSpec(ComponentSpec):
     }
     OUTPUTS = {
         "candidates": ChannelParameter(type=standard_artifacts.Examples),
-        "report": ChannelParameter(type=artifacts.AugmentationReport),
+        "report": ChannelParameter(type=AugmentationReport),
     }
 
 
@@ -71,5 +71,5 @@ class Retrieval(base_beam_component.BaseBeamComponent):
             neighbour_queries=neighbour_queries, min_query_similarity=min_query_similarity,
             hard_negatives=hard_negatives,
             candidates=channel.Channel(type=standard_artifacts.Examples),
-            report=channel.Channel(type=artifacts.AugmentationReport))
+            report=channel.Channel(type=AugmentationReport))
         super().__init__(spec=spec)

@@ -16,7 +16,8 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
-from components import artifacts, examples_io
+from components import examples_io
+from components.augmentation import report as report_lib
 from components.retrieval import candidates as candidates_lib
 from models import features
 
@@ -109,7 +110,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             hard_negatives=int(exec_properties["hard_negatives"]))
         encoder_handle = exec_properties["encoder_handle"]
         split_dir = examples_io.prepare_output(output, [TRAIN_SPLIT])[TRAIN_SPLIT]
-        report_path = os.path.join(report_artifact.uri, artifacts.REPORT_JSON)
+        report_path = os.path.join(report_artifact.uri, report_lib.REPORT_FILE)
 
         start = time.perf_counter()
         with self._make_beam_pipeline() as pipeline:
@@ -136,7 +137,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | "Write" >> examples_io.WriteRows(split_dir))
             _ = found | "Report" >> beam.Map(lambda result: _write_report(result[1], report_path, settings))
 
-        report = json.loads(tf.io.gfile.GFile(report_path).read())
+        report = report_lib.read_report(report_artifact)
+        for name in ("labelled_queries", "generated_queries", "candidates"):
+            report_artifact.set_int_custom_property(name, int(report[name]))
         logging.info("Retrieval: %d labelled train queries, %d generated queries, %d products indexed -> "
                      "%d candidates %s (skipped: %s) in %.1f s", report["labelled_queries"],
                      report["generated_queries"], report["products_indexed"], report["candidates"],

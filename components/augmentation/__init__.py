@@ -1,0 +1,1 @@
+"""Helpers shared by the sample-augmentation components: LLM backends and the report artifact."""

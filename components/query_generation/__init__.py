@@ -1,0 +1,1 @@
+"""QueryGeneration: shopper queries for catalogue products, written by an LLM (sample augmentation)."""

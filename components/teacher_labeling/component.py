@@ -1,0 +1,63 @@
+"""TeacherLabeling: the teacher labels every candidate pair; only trustworthy ones join the training data.
+
+Output `augmented_examples`: split train = labelled train rows + kept candidates (soft label = teacher
+score on the relevance scale, `origin`, `sample_weight`); split eval = the labelled eval rows, untouched.
+Output `report`: report.json and report.html, in = kept + rejected by reason (see filtering.py).
+"""
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import channel, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.augmentation.report import AugmentationReport
+from components.teacher_labeling import executor, filtering
+
+_SETTINGS = {name: ExecutionParameter(type=type(value))
+             for name, value in vars(filtering.Settings()).items()}
+
+
+class TeacherLabelingSpec(ComponentSpec):
+    PARAMETERS = {"encoder_handle": ExecutionParameter(type=str), **_SETTINGS}
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "candidates": ChannelParameter(type=standard_artifacts.Examples),
+        "teacher_model": ChannelParameter(type=standard_artifacts.Model),
+    }
+    OUTPUTS = {
+        "augmented_examples": ChannelParameter(type=standard_artifacts.Examples),
+        "report": ChannelParameter(type=AugmentationReport),
+    }
+
+
+class TeacherLabeling(base_beam_component.BaseBeamComponent):
+    """Scores candidates with the teacher, filters them, writes the student's training data and a report.
+
+    Usage:
+        labeling = TeacherLabeling(examples=example_gen.outputs["examples"],
+                                   candidates=retrieval.outputs["candidates"],
+                                   teacher_model=teacher.outputs["model"],
+                                   encoder_handle="/path/to/encoder", min_confidence=0.2)
+    """
+
+    SPEC_CLASS = TeacherLabelingSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, candidates: types.BaseChannel,
+                 teacher_model: types.BaseChannel, encoder_handle: str, **settings):
+        """Args:
+          examples: labelled Examples (train and eval splits); eval rows pass through untouched and guard
+            against eval queries leaking into training.
+          candidates: Retrieval's candidate pairs.
+          teacher_model: a Trainer's model whose SavedModel has a `score_text` signature.
+          encoder_handle: text encoder for the eval near-duplicate guard.
+          **settings: overrides of filtering.Settings (thresholds, caps, weights; documented there).
+        """
+        unknown = set(settings) - set(_SETTINGS)
+        if unknown:
+            raise ValueError(f"TeacherLabeling: unknown settings {sorted(unknown)}; known: {sorted(_SETTINGS)}")
+        values = vars(filtering.Settings(**settings))
+        super().__init__(spec=TeacherLabelingSpec(
+            examples=examples, candidates=candidates, teacher_model=teacher_model,
+            encoder_handle=encoder_handle, **values,
+            augmented_examples=channel.Channel(type=standard_artifacts.Examples),
+            report=channel.Channel(type=AugmentationReport)))
