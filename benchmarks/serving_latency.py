@@ -23,6 +23,7 @@ import urllib.parse
 from typing import Callable, Dict, List
 
 import numpy as np
+import tensorflow_text  # noqa: F401  (the cross-encoder's tokeniser ops, before loading the model)
 
 from pipeline import configs
 

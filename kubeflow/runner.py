@@ -37,9 +37,18 @@ def build_pipeline(pipeline_root: str, data_root: str = config.DEFAULT_DATA_ROOT
         beam_pipeline_args=list(beam_args))
     _refuse_module_files(pipeline)
     _rebase_repo_paths(pipeline, str(configs.REPO_ROOT), config.APP_DIR)
-    if trainer_resources is not None:
-        find_component(pipeline, tfx.components.Trainer).with_platform_config(trainer_resources)
+    if trainer_resources is not None:  # the teacher and the student Trainer fine-tune the same encoder
+        for trainer in find_components(pipeline, tfx.components.Trainer):
+            trainer.with_platform_config(trainer_resources)
     return pipeline
+
+
+def find_components(pipeline: tfx.dsl.Pipeline, component_type: type) -> list:
+    """Every component of that type (found by type, not by id, so renames do not matter)."""
+    found = [c for c in pipeline.components if isinstance(c, component_type)]
+    if not found:
+        raise ValueError(f"no {component_type.__name__} in pipeline {pipeline.pipeline_info.pipeline_name}")
+    return found
 
 
 def find_component(pipeline: tfx.dsl.Pipeline, component_type: type) -> base_component.BaseComponent:

@@ -1,4 +1,5 @@
-"""Transform's preprocessing_fn: tokens for the from-scratch ranker, a lexical-overlap feature, the label.
+"""Transform's preprocessing_fn: tokens for the from-scratch ranker, a lexical-overlap feature, the label,
+and the raw texts (and query id) passed through for the cross-encoder, which tokenises in its own graph.
 
 Tokens are lower-cased words for Latin text and single characters for Chinese (no spaces to split on),
 so English and Chinese queries go through the same graph, at training and at serving time.
@@ -39,8 +40,10 @@ def token_overlap(query_tokens: tf.RaggedTensor, title_tokens: tf.RaggedTensor) 
 def preprocessing_fn(inputs):
     """tf.Transform entry point (Transform's `preprocessing_fn=` import path)."""
     # The schema makes every raw column required, so each arrives dense: [batch] or [batch, 1].
-    query_tokens = tokenize(tf.reshape(inputs[features.QUERY], [-1]))
-    title_tokens = tokenize(tf.reshape(inputs[features.PRODUCT_TITLE], [-1]))
+    query = tf.reshape(inputs[features.QUERY], [-1])
+    title = tf.reshape(inputs[features.PRODUCT_TITLE], [-1])
+    query_tokens = tokenize(query)
+    title_tokens = tokenize(title)
 
     # One vocabulary over query and title tokens, so equal words get equal ids on both sides.
     vocabulary = tft.vocabulary(
@@ -54,7 +57,15 @@ def preprocessing_fn(inputs):
         features.QUERY_TOKEN_IDS: _pad_ids(to_ids(query_tokens), features.MAX_QUERY_TOKENS),
         features.TITLE_TOKEN_IDS: _pad_ids(to_ids(title_tokens), features.MAX_TITLE_TOKENS),
         features.TOKEN_OVERLAP: token_overlap(query_tokens, title_tokens),
+        # Raw strings, [batch] each, for the cross-encoder (models/cross_encoder.py).
+        features.QUERY: query,
+        features.PRODUCT_TITLE: title,
     }
+    if features.QUERY_ID in inputs:  # groups rows into per-query lists for listwise training; not served
+        outputs[features.QUERY_ID] = tf.reshape(inputs[features.QUERY_ID], [-1])
+    sample_weight = getattr(features, "SAMPLE_WEIGHT", "sample_weight")
+    if sample_weight in inputs:  # augmented training data: how much each row counts in the loss
+        outputs[sample_weight] = tf.cast(tf.reshape(inputs[sample_weight], [-1]), tf.float32)
     if features.RELEVANCE in inputs:  # absent at serving time
         relevance = tf.cast(tf.reshape(inputs[features.RELEVANCE], [-1]), tf.float32)
         outputs[features.LABEL] = features.normalised_gain(relevance)

@@ -1,44 +1,195 @@
-"""Trainer's run_fn (the `run_fn=` import path): reads transformed examples, fits, exports with signatures."""
+"""Trainer's run_fn (the `run_fn=` import path): reads transformed examples, fits, exports with signatures.
+
+custom_config (pipeline/configs.py TRAINER_HPARAMS) picks the model with "model":
+  "cross_encoder" (default): the pretrained encoder fine-tuned on the raw (query, title) strings
+      (models/cross_encoder.py; every other key overrides its DEFAULT_HPARAMS);
+  "bag_of_words": the small text model trained from scratch on Transform's token ids (models/model.py).
+Either way the SavedModel has the serving signatures of models/signatures.py (through the Transform graph).
+"""
 import logging
+import math
+import os
+import time
 from typing import Any, Dict
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from models import features, model as ranker, signatures
+from models import cross_encoder, features, model as bag_of_words, signatures
 
 DEFAULT_BATCH_SIZE = 32
+logger = logging.getLogger(__name__)
 
 
-def _dataset(file_pattern, data_accessor, tf_transform_output, batch_size: int) -> tf.data.Dataset:
-    """(features, label) batches of transformed examples, repeated (the step counts bound training)."""
-    return data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL),
-        tf_transform_output.transformed_metadata.schema,
-    )
+SAMPLE_WEIGHT = getattr(features, "SAMPLE_WEIGHT", "sample_weight")  # augmented rows count less
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Trains the ranker on the transformed train split and exports it to fn_args.serving_model_dir."""
-    hparams: Dict[str, Any] = dict(fn_args.custom_config or {})
+class _Examples:
+    """The Trainer's examples: Transform's output, or (no transform graph, e.g. a teacher Trainer fed
+    ExampleGen's output) the raw examples read with the schema; only the cross-encoder can use raw ones."""
+
+    def __init__(self, fn_args):
+        self.fn_args = fn_args
+        self.tf_transform_output = (tft.TFTransformOutput(fn_args.transform_output)
+                                    if fn_args.transform_output else None)
+        if self.tf_transform_output is not None:
+            self.schema = self.tf_transform_output.transformed_metadata.schema
+            self.label_key = features.LABEL
+        else:
+            from tensorflow_metadata.proto.v0 import schema_pb2
+            from tfx.utils import io_utils
+            self.schema = io_utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
+            self.label_key = features.RELEVANCE
+        self.has_sample_weight = any(f.name == SAMPLE_WEIGHT for f in self.schema.feature)
+
+    @property
+    def transformed(self) -> bool:
+        return self.tf_transform_output is not None
+
+    def dataset(self, file_pattern, batch_size: int, feature_names, num_epochs=None, shuffle: bool = True,
+                seed=None, sample_weight: bool = False) -> tf.data.Dataset:
+        """(features, label[, sample weight]) batches, repeated unless num_epochs (the step counts bound
+        training); features: only feature_names, each [batch]; label: the normalised gain."""
+        dataset = self.fn_args.data_accessor.tf_dataset_factory(
+            file_pattern,
+            tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=self.label_key,
+                                           num_epochs=num_epochs, shuffle=shuffle, shuffle_seed=seed),
+            self.schema)
+        names, transformed = tuple(feature_names), self.transformed
+        weighted = sample_weight and self.has_sample_weight
+
+        def select(x, y):
+            if transformed:
+                inputs, label = {name: x[name] for name in names}, y
+            else:  # raw columns are [batch, 1]
+                inputs = {name: tf.reshape(x[name], [-1]) for name in names}
+                label = features.normalised_gain(tf.cast(tf.reshape(y, [-1]), tf.float32))
+            if weighted:
+                return inputs, label, tf.reshape(tf.cast(x[SAMPLE_WEIGHT], tf.float32), [-1])
+            return inputs, label
+        return dataset.map(select)
+
+    def read_rows(self, file_pattern) -> Dict[str, np.ndarray]:
+        """One pass over a split: query_id, query, product_title (strings) and label, as numpy arrays."""
+        names = (features.QUERY_ID, features.QUERY, features.PRODUCT_TITLE)
+        columns = {name: [] for name in names + (features.LABEL,)}
+        for batch, label in self.dataset(file_pattern, 256, names, num_epochs=1, shuffle=False):
+            for name in names:
+                columns[name].extend(v.decode("utf-8") for v in batch[name].numpy())
+            columns[features.LABEL].extend(label.numpy().tolist())
+        return {name: np.asarray(values, dtype=np.float32 if name == features.LABEL else object)
+                for name, values in columns.items()}
+
+
+def _lists(rows: Dict[str, np.ndarray], list_size: int, seed) -> Dict[str, np.ndarray]:
+    return cross_encoder.build_lists(rows[features.QUERY_ID], rows[features.QUERY], rows[features.PRODUCT_TITLE],
+                                     rows[features.LABEL], list_size=list_size, seed=seed)
+
+
+def _train_bag_of_words(fn_args, examples: _Examples, hparams: Dict[str, Any]) -> keras.Model:
+    if not examples.transformed:
+        raise ValueError("the bag-of-words ranker reads Transform's token ids: give its Trainer a transform graph")
+    tf_transform_output = examples.tf_transform_output
     batch_size = int(hparams.pop("batch_size", DEFAULT_BATCH_SIZE))
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, batch_size)
-    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, batch_size)
+    names = tuple(bag_of_words.model_inputs())
+    train = examples.dataset(fn_args.train_files, batch_size, names, sample_weight=True)
+    evaluation = examples.dataset(fn_args.eval_files, batch_size, names, shuffle=False)
 
     # Token ids run 1..vocabulary size, then one OOV id; 0 is padding.
     vocab_size = tf_transform_output.vocabulary_size_by_name(features.VOCAB_NAME) + 2
-    model = ranker.build_ranker(vocab_size, hparams)
-    logging.info("Training %s for %d steps (batch %d, vocabulary %d)", model.name, fn_args.train_steps,
-                 batch_size, vocab_size)
+    model = bag_of_words.build_ranker(vocab_size, hparams)
+    logger.info("Training %s for %d steps (batch %d, vocabulary %d)", model.name, fn_args.train_steps,
+                batch_size, vocab_size)
     model.fit(train, steps_per_epoch=fn_args.train_steps, epochs=1,
               validation_data=evaluation, validation_steps=fn_args.eval_steps,
               callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
+    return model
 
-    model.save(fn_args.serving_model_dir, save_format="tf",
-               signatures=signatures.make_signatures(model, tf_transform_output))
+
+def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) -> keras.Model:
+    """Fine-tunes the cross-encoder; returns the pair scorer (restored to its best eval round)."""
+    hp = cross_encoder.hparams_with_defaults(hparams)
+    keras.utils.set_random_seed(int(hp["seed"]))
+    strategy = cross_encoder.strategy_for_devices()  # sets the dtype policy too: build after it
+
+    rounds = max(int(hp["epochs"]), 1)
+    steps_per_round = max(math.ceil(int(fn_args.train_steps) / rounds), 1)
+    total_steps = rounds * steps_per_round
+    listwise = hp["loss"] == cross_encoder.LISTWISE
+    if listwise:
+        # Lists need every row of a query together: the splits are read into memory once (sample-sized and
+        # augmented data fit; a larger corpus would group by query upstream, e.g. in Transform).
+        train_rows = examples.read_rows(fn_args.train_files)
+        eval_rows = examples.read_rows(fn_args.eval_files)
+        train_lists = _lists(train_rows, int(hp["list_size"]), seed=int(hp["seed"]))
+        eval_lists = _lists(eval_rows, int(hp["list_size"]), seed=None)
+        per_batch = int(hp["lists_per_batch"])
+        train = cross_encoder.lists_dataset(train_lists, per_batch, shuffle=True, seed=int(hp["seed"]))
+        evaluation = cross_encoder.lists_dataset(eval_lists, per_batch, shuffle=False)
+        validation_steps = max(math.ceil(len(eval_lists[features.LABEL]) / per_batch), 1)  # one pass
+        unit = f"{per_batch} lists of up to {hp['list_size']} titles"
+        logger.info("Listwise: %d train lists from %d rows, %d eval lists from %d rows",
+                    len(train_lists[features.LABEL]), len(train_rows[features.LABEL]),
+                    len(eval_lists[features.LABEL]), len(eval_rows[features.LABEL]))
+    else:
+        batch_size = int(hp["batch_size"])
+        train = examples.dataset(fn_args.train_files, batch_size, cross_encoder.INPUT_NAMES,
+                                 seed=int(hp["seed"]), sample_weight=True)
+        evaluation = examples.dataset(fn_args.eval_files, batch_size, cross_encoder.INPUT_NAMES, shuffle=False)
+        validation_steps = int(fn_args.eval_steps)
+        unit = f"{batch_size} pairs" + (" (weighted by sample_weight)" if examples.has_sample_weight else "")
+
+    start = time.perf_counter()
+    with strategy.scope():
+        scorer = cross_encoder.build_cross_encoder(hp.get("encoder_handle"), hp)
+        trained = cross_encoder.ListwiseRanker(scorer) if listwise else scorer
+        cross_encoder.compile_cross_encoder(trained, hp, total_steps)
+    logger.info("Built the cross-encoder from %s in %.1f s: %d trainable weights (%d parameters)",
+                scorer.encoder_handle, time.perf_counter() - start, len(scorer.trainable_weights),
+                sum(int(np.prod(w.shape)) for w in scorer.trainable_weights))
+    logger.info("Fine-tuning: %s loss, %d steps of %s in %d rounds of %d steps (eval: %d steps after each), "
+                "peak lr %g after %d warm-up steps, %s decay, early stopping patience %s",
+                hp["loss"], total_steps, unit, rounds, steps_per_round, validation_steps, hp["learning_rate"],
+                int(round(hp["warmup_fraction"] * total_steps)), hp["decay"], hp["early_stopping_patience"])
+
+    callbacks = [cross_encoder.TrainingLogger(hp["log_every_n_steps"], total_steps),
+                 keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, write_graph=False)]
+    if hp["early_stopping_patience"]:
+        callbacks.append(cross_encoder.early_stopping(int(hp["early_stopping_patience"])))
+    start = time.perf_counter()
+    history = trained.fit(train, steps_per_epoch=steps_per_round, epochs=rounds, validation_data=evaluation,
+                          validation_steps=validation_steps, callbacks=callbacks, verbose=0)
+    elapsed = time.perf_counter() - start
+    steps_done = steps_per_round * len(history.history.get("loss", []))
+    logger.info("Fine-tuned for %d steps in %.1f s (%.2f steps/s, evaluation included); eval loss per round: %s",
+                steps_done, elapsed, steps_done / max(elapsed, 1e-9),
+                ", ".join(f"{v:.5f}" for v in history.history.get("val_loss", [])))
+    return scorer
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains the ranker named by custom_config["model"] on the transformed train split and exports it to
+    fn_args.serving_model_dir with both serving signatures."""
+    hparams: Dict[str, Any] = dict(fn_args.custom_config or {})
+    kind = hparams.pop("model", cross_encoder.CROSS_ENCODER)
+    examples = _Examples(fn_args)
+    if kind == cross_encoder.CROSS_ENCODER:
+        model = _train_cross_encoder(fn_args, examples, hparams)
+    elif kind == cross_encoder.BAG_OF_WORDS:
+        model = _train_bag_of_words(fn_args, examples, hparams)
+    else:
+        raise ValueError(f"custom_config['model'] must be {cross_encoder.CROSS_ENCODER!r} or "
+                         f"{cross_encoder.BAG_OF_WORDS!r}, not {kind!r}")
+
+    start = time.perf_counter()
+    # No optimizer state in the served model (AdamW's slots would triple the cross-encoder's size).
+    model.save(fn_args.serving_model_dir, save_format="tf", include_optimizer=False,
+               signatures=signatures.make_signatures(model, examples.tf_transform_output, examples.schema))
+    size = sum(tf.io.gfile.stat(os.path.join(root, name)).length
+               for root, _, names in tf.io.gfile.walk(fn_args.serving_model_dir) for name in names)
+    logger.info("Exported %s to %s (%.0f MB) in %.1f s", model.name, fn_args.serving_model_dir, size / 1e6,
+                time.perf_counter() - start)

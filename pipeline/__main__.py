@@ -5,6 +5,7 @@
   python -m pipeline score --model DIR --query TEXT --title TEXT [--title TEXT ...]
 """
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -29,6 +30,9 @@ def _parse(argv):
                      help="extra Beam pipeline option, passed through (repeatable)")
     run.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    run.add_argument("--no-augmentation", action="store_true",
+                     help="train on the labelled data only (no teacher, generation, retrieval)")
+    run.add_argument("--no-generation", action="store_true", help="augment by retrieval only (no LLM)")
 
     summary = commands.add_parser("summary", help="print the summary of the latest run")
     summary.add_argument("--output", required=True)
@@ -38,6 +42,12 @@ def _parse(argv):
     score.add_argument("--query", required=True)
     score.add_argument("--title", action="append", required=True, dest="titles")
     return parser.parse_args(argv)
+
+
+def _augmentation(args) -> "configs.Augmentation":
+    if args.no_augmentation:
+        return configs.NO_AUGMENTATION
+    return dataclasses.replace(configs.AUGMENTATION, generation=not args.no_generation)
 
 
 def main(argv=None) -> int:
@@ -51,7 +61,7 @@ def main(argv=None) -> int:
         started = time.time()
         output = os.path.abspath(args.output)
         runners.run(args.runner, args.data, output, runners.beam_args(args.workers, args.beam_args),
-                    enable_cache=not args.no_cache, overrides={"train_steps": args.train_steps})
+                    enable_cache=not args.no_cache, overrides={"train_steps": args.train_steps, "augmentation": _augmentation(args)})
         print(summary.render(summary.collect(output)))
         print(f"Wall time: {time.time() - started:.0f} s")
     elif args.command == "summary":

@@ -27,10 +27,35 @@ MAX_TEXT_CHARS = 1000  # longer query/product_title values are truncated (row ke
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 SPLIT_BUCKETS = {TRAIN_SPLIT: 3, EVAL_SPLIT: 1}
 
-# Trainer.
-TRAIN_STEPS = 300
-EVAL_STEPS = 20
-TRAINER_HPARAMS = {"batch_size": 32, "embedding_dim": 32, "hidden_units": 32, "learning_rate": 0.01}
+# Trainer (models/trainer.py): MODEL_KIND picks the ranker, TRAINER_HPARAMS is the Trainer's custom_config.
+# "cross_encoder": the pretrained encoder fine-tuned on the raw (query, title) pair (models/cross_encoder.py,
+# whose DEFAULT_HPARAMS documents every key); "bag_of_words": the small model trained from scratch
+# (models/model.py; to use it: MODEL_KIND = "bag_of_words", TRAIN_STEPS = 300, hparams BAG_OF_WORDS_HPARAMS).
+MODEL_KIND = "cross_encoder"
+# Encoder SavedModel: None = our all-MiniLM-L6-v2 export in models.encoder's default place (exported on first
+# use; baked into the Kubeflow image), or a local path / TF Hub / Kaggle handle.
+ENCODER_HANDLE = None
+# Sized for the bundled sample on 2 CPU cores: 150 steps of 16 pairs (~3 epochs of the 747 train rows,
+# ~1.5 min) in 3 rounds, each followed by one pass over the eval split (141 rows = 9 batches).
+TRAIN_STEPS = 150
+EVAL_STEPS = 9
+CROSS_ENCODER_HPARAMS = {
+    "model": "cross_encoder",
+    "encoder_handle": ENCODER_HANDLE,
+    "batch_size": 16,
+    "learning_rate": 1e-4,  # a short run: higher than the usual 2e-5..5e-5 for BERT fine-tuning
+    "warmup_fraction": 0.1,
+    "decay": "linear",
+    "loss": "pointwise",
+    "epochs": 3,
+    "early_stopping_patience": 2,
+    "seed": 42,
+}
+BAG_OF_WORDS_HPARAMS = {"model": "bag_of_words", "batch_size": 32, "embedding_dim": 32, "hidden_units": 32,
+                        "learning_rate": 0.01}
+TRAINER_HPARAMS = CROSS_ENCODER_HPARAMS if MODEL_KIND == "cross_encoder" else BAG_OF_WORDS_HPARAMS
+# The teacher (augmentation) is always the fine-tuned encoder, trained on the labelled raw examples.
+TEACHER_HPARAMS = CROSS_ENCODER_HPARAMS
 
 # Evaluator (TFMA): ranking metrics per query; blessing needs both thresholds.
 NDCG_CUTOFFS = (5, 10)

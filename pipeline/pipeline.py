@@ -6,6 +6,10 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.query_generation.component import QueryGeneration, catalog_example_gen
+from components.retrieval.component import Retrieval
+from components.search_log_example_gen.component import SearchLogExampleGen
+from components.teacher_labeling.component import TeacherLabeling
 from models import features
 from pipeline import configs
 
@@ -18,8 +22,9 @@ def example_gen_output_config() -> tfx.proto.Output:
         partition_feature_name=features.QUERY_ID))
 
 
-def eval_config() -> tfma.EvalConfig:
-    """NDCG@k and the first relevant position per query; NDCG@10 gates blessing."""
+def eval_config(gated: bool = True) -> tfma.EvalConfig:
+    """NDCG@k and the first relevant position per query; NDCG@10 gates blessing (unless not gated: the
+    teacher's evaluation only reports)."""
     ndcg = f'"gain_key": "{features.RELEVANCE}"'
     blessing_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": configs.MIN_NDCG}),
@@ -34,7 +39,8 @@ def eval_config() -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 query_key=features.QUERY_ID,
                 binarize=tfma.BinarizationOptions(top_k_list={"values": [configs.BLESSING_METRIC_CUTOFF]}),
-                metrics=[tfma.MetricConfig(class_name="NDCG", config=ndcg, threshold=blessing_threshold)]),
+                metrics=[tfma.MetricConfig(class_name="NDCG", config=ndcg,
+                                           threshold=blessing_threshold if gated else None)]),
             tfma.MetricsSpec(
                 query_key=features.QUERY_ID,
                 binarize=tfma.BinarizationOptions(top_k_list={"values": [
@@ -60,23 +66,36 @@ def create_pipeline(
     train_steps: int = configs.TRAIN_STEPS,
     eval_steps: int = configs.EVAL_STEPS,
     enable_cache: bool = True,
+    augmentation: configs.Augmentation = configs.AUGMENTATION,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> statistics and validation -> Transform -> Trainer -> Evaluator -> Pusher."""
-    example_gen = tfx.components.CsvExampleGen(
+    """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> Pusher."""
+    example_gen = SearchLogExampleGen(
         input_base=data_root,
         input_config=tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name="search_log", pattern=configs.SEARCH_LOG_PATTERN)]),
-        output_config=example_gen_output_config())
+        output_config=example_gen_output_config(),
+        max_quarantine_fraction=configs.MAX_QUARANTINE_FRACTION,
+        max_text_chars=configs.MAX_TEXT_CHARS)
 
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(configs.SCHEMA_DIR / "schema.pbtxt"))
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(configs.SCHEMA_DIR / configs.SCHEMA_FILE))
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    components = [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate]
+
+    training_examples, training_schema = example_gen.outputs["examples"], schema_gen.outputs["schema"]
+    if augmentation.enabled:
+        augmentation_nodes = _augmentation(example_gen, schema_gen, anomalies_gate, data_root, augmentation,
+                                           train_steps, eval_steps)
+        components += augmentation_nodes
+        labeling, training_schema_gen = augmentation_nodes[-2], augmentation_nodes[-1]
+        training_examples = labeling.outputs["augmented_examples"]
+        training_schema = training_schema_gen.outputs["schema"]
 
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
+        examples=training_examples,
+        schema=training_schema,
         preprocessing_fn=configs.PREPROCESSING_FN)
     transform.add_upstream_node(anomalies_gate)
 
@@ -84,7 +103,7 @@ def create_pipeline(
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
+        schema=training_schema,
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
         custom_config=configs.TRAINER_HPARAMS)
@@ -111,9 +130,45 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-                    transform, trainer, model_resolver, evaluator, pusher],
+        components=components + [transform, trainer, model_resolver, evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],
     )
+
+
+def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, settings: "configs.Augmentation",
+                  train_steps: int, eval_steps: int) -> list:
+    """The teacher and the augmentation components; the last two are TeacherLabeling (the student's training
+    data) and the ImportSchemaGen of that data. Only the train split of the labelled examples is augmented."""
+    labelled = example_gen.outputs["examples"]
+    teacher = tfx.components.Trainer(
+        run_fn=configs.RUN_FN,
+        examples=labelled,
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+        custom_config=configs.TEACHER_HPARAMS).with_id("TeacherTrainer")
+    teacher.add_upstream_node(anomalies_gate)
+    teacher_evaluator = tfx.components.Evaluator(
+        examples=labelled, model=teacher.outputs["model"], example_splits=[configs.EVAL_SPLIT],
+        eval_config=eval_config(gated=False)).with_id("TeacherEvaluator")
+    catalog_gen = catalog_example_gen(data_root, configs.CATALOG_FILE)
+    nodes = [teacher, teacher_evaluator, catalog_gen]
+
+    generated = None
+    if settings.generation:
+        query_generation = QueryGeneration(
+            examples=labelled, catalog=catalog_gen.outputs["examples"], **settings.generation_args)
+        query_generation.add_upstream_node(anomalies_gate)
+        generated = query_generation.outputs["generated_examples"]
+        nodes.append(query_generation)
+    retrieval = Retrieval(examples=labelled, catalog=catalog_gen.outputs["examples"], generated_queries=generated,
+                          encoder_handle=settings.encoder_handle, **settings.retrieval_args)
+    retrieval.add_upstream_node(anomalies_gate)
+    labeling = TeacherLabeling(examples=labelled, candidates=retrieval.outputs["candidates"],
+                               teacher_model=teacher.outputs["model"], encoder_handle=settings.encoder_handle,
+                               **settings.labeling_args)
+    training_schema_gen = tfx.components.ImportSchemaGen(
+        schema_file=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE)).with_id("TrainingSchemaGen")
+    return nodes + [retrieval, labeling, training_schema_gen]

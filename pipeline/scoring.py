@@ -3,6 +3,7 @@ import os
 from typing import List
 
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  registers the tokeniser ops of cross-encoder SavedModels
 
 from models import features, signatures
 

@@ -17,7 +17,8 @@ def sample_data_dir() -> str:
 @pytest.fixture(scope="session")
 def pipeline_output_dir(tmp_path_factory, sample_data_dir) -> str:
     """One real LocalDagRunner run of the whole pipeline on the sample, shared by the tests that read
-    its artifacts or its pushed model (the run takes about a minute on 2 cores)."""
+    its artifacts or its pushed model (about 4 minutes on 2 busy cores, ~2 of them fine-tuning the
+    cross-encoder: pipeline/configs.py TRAIN_STEPS)."""
     output = str(tmp_path_factory.mktemp("pipeline_run"))
     runners.run("local", sample_data_dir, output, runners.beam_args(workers=1))
     return output

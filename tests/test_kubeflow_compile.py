@@ -72,7 +72,9 @@ def _param(task, name) -> str:
 
 def test_every_component_is_a_task(spec):
     assert set(spec.root.dag.tasks) == {
-        "CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
+        "SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+        "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "QueryGeneration", "Retrieval",
+        "TeacherLabeling", "TrainingSchemaGen", "Transform",
         "Trainer", MODEL_RESOLVER, BLESSING_RESOLVER, "Evaluator", "Pusher"}
     assert spec.pipeline_info.name == configs.PIPELINE_NAME
 
@@ -81,7 +83,10 @@ def test_dependencies_follow_the_pipeline(spec):
     tasks = spec.root.dag.tasks
     assert {"ExampleValidator"} <= _upstream(tasks["AnomaliesGate"])
     assert {"AnomaliesGate"} <= _upstream(tasks["Transform"])
-    assert {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator"} <= _ancestors(tasks, "Transform")
+    assert {"SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator"} <= _ancestors(tasks, "Transform")
+    assert {"SearchLogExampleGen", "TeacherTrainer", "Retrieval"} <= _upstream(tasks["TeacherLabeling"])
+    assert {"QueryGeneration", "CatalogExampleGen"} <= _upstream(tasks["Retrieval"])
+    assert {"TeacherLabeling", "TrainingSchemaGen"} <= _upstream(tasks["Transform"])
     assert {"Transform"} <= _upstream(tasks["Trainer"])
     assert {"Trainer", MODEL_RESOLVER} <= _upstream(tasks["Evaluator"])
     assert BLESSING_RESOLVER in _ancestors(tasks, "Evaluator")
@@ -97,21 +102,23 @@ def test_every_step_runs_the_given_image_with_tfx_entrypoint(deployment):
         assert tuple(executor.container.command) == kubeflow_v2_dag_runner.KUBEFLOW_TFX_CMD, label
 
 
-def test_trainer_requests_the_gpu_cpu_and_memory(deployment):
-    resources = deployment.executors["Trainer_executor"].container.resources
+@pytest.mark.parametrize("trainer", ["Trainer", "TeacherTrainer"])
+def test_trainers_request_the_gpu_cpu_and_memory(deployment, trainer):
+    resources = deployment.executors[f"{trainer}_executor"].container.resources
     assert (resources.accelerator.type, resources.accelerator.count) == ("NVIDIA_TESLA_T4", 2)
     assert (resources.accelerator.resource_type, resources.accelerator.resource_count) == ("NVIDIA_TESLA_T4", "2")
     assert (resources.cpu_request, resources.cpu_limit, resources.resource_cpu_request) == (4.0, 4.0, "4")
     assert resources.resource_memory_request == "16Gi"
     assert resources.memory_request == pytest.approx(16 * 2**30 / 1e9)
     transform = deployment.executors["Transform_executor"].container
-    assert not transform.HasField("resources")  # only the Trainer asked for an accelerator
+    assert not transform.HasField("resources")  # only the Trainers asked for an accelerator
 
 
 def test_pipeline_root_data_and_beam_args(job, spec, deployment):
     assert job["runtimeConfig"]["gcsOutputDirectory"] == PIPELINE_ROOT
     tasks = spec.root.dag.tasks
-    assert _param(tasks["CsvExampleGen"], "input_base") == config.DEFAULT_DATA_ROOT
+    assert _param(tasks["SearchLogExampleGen"], "input_base") == config.DEFAULT_DATA_ROOT
+    assert _param(tasks["CatalogExampleGen"], "input_base") == config.DEFAULT_DATA_ROOT
     push = json.loads(_param(tasks["Pusher"], "push_destination"))
     assert push["filesystem"]["base_directory"] == f"{PIPELINE_ROOT}/serving/{configs.MODEL_NAME}"
     args = list(deployment.executors["Transform_executor"].container.args)
@@ -135,6 +142,8 @@ def test_no_path_of_the_compiling_checkout(job, spec):
     schema_file = _param(spec.root.dag.tasks["ImportSchemaGen"], "schema_file")
     assert schema_file == f"{config.APP_DIR}/schemas/schema.pbtxt"
     assert os.path.isfile(os.path.join(configs.REPO_ROOT, os.path.relpath(schema_file, config.APP_DIR)))
+    # The encoder the augmentation steps load: where the image's `python -m models.encoder export` puts it.
+    assert _param(spec.root.dag.tasks["Retrieval"], "encoder_handle") == f"{config.APP_DIR}/.cache/encoders/all-minilm-l6-v2"
 
 
 def test_a_module_file_is_refused():

@@ -1,18 +1,26 @@
-"""The whole pipeline on the bundled sample with LocalDagRunner: runs, blesses, pushes, serves, caches."""
+"""The whole pipeline on the bundled sample with LocalDagRunner: validates, trains the teacher, augments,
+trains the student, blesses, pushes, serves, caches."""
 import csv
 import os
+import shutil
+import subprocess
+import sys
 
 import ml_metadata as mlmd
 import pytest
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  the pushed cross-encoder's tokeniser ops
 from tfx import v1 as tfx
 
-from components.anomalies_gate.executor import DataAnomaliesError
+from components import examples_io
+from components.augmentation import report as report_lib
+from components.search_log_example_gen.rules import InvalidSearchLogError
 from models import features, signatures
 from pipeline import configs, runners, scoring, summary
 
-COMPONENTS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
-              "Transform", "Trainer", "Evaluator", "Pusher")
+COMPONENTS = ("SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+              "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "QueryGeneration", "Retrieval",
+              "TeacherLabeling", "TrainingSchemaGen", "Transform", "Trainer", "Evaluator", "Pusher")
 COMPLETE, CACHED = mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED
 
 
@@ -81,6 +89,18 @@ def test_score_command_reads_the_latest_pushed_version(output_dir):
     assert scores[0] > scores[1]
 
 
+def test_pushed_model_loads_in_a_fresh_process(output_dir):
+    # A new interpreter (only what `python -m pipeline score` imports): the tokeniser ops must be registered.
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "score", "--model", configs.serving_model_dir(output_dir),
+         "--query", "running shoes", "--title", "Stride Lite men's running shoes, breathable mesh",
+         "--title", "Bamboo shoe shelf, 4-tier"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Bamboo shoe shelf" in result.stdout
+
+
 def test_serving_default_takes_serialized_examples_like_the_text_signature(pushed_model):
     query, titles = "运动鞋", ["轻风 男士透气网面运动鞋 黑色", "不锈钢保温杯 500ml"]
     examples = []
@@ -111,15 +131,48 @@ def test_reruns_are_served_from_cache(output_dir, sample_data_dir):
     assert all(states[-1] == CACHED for states in _states(output_dir).values())
 
 
-def test_anomalous_data_stops_the_run_before_transform(tmp_path, sample_data_dir):
+def _latest_artifact(output_dir, component, output_key):
+    store = mlmd.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        configs.metadata_path(output_dir)))
+    node = store.get_context_by_type_and_name("node", f"{configs.PIPELINE_NAME}.{component}")
+    execution = max(store.get_executions_by_context(node.id), key=lambda e: e.id)
+    events = [e for e in store.get_events_by_execution_ids([execution.id])
+              if e.type == mlmd.proto.Event.OUTPUT and e.path.steps[0].key == output_key]
+    [artifact] = store.get_artifacts_by_id([events[0].artifact_id])
+    result = (tfx.types.standard_artifacts.Examples() if output_key.endswith("examples")
+              else report_lib.AugmentationReport())
+    result.set_mlmd_artifact(artifact)
+    return result
+
+
+def test_augmentation_adds_accounted_samples_and_never_touches_eval(output_dir):
+    augmented = _latest_artifact(output_dir, "TeacherLabeling", "augmented_examples")
+    report = report_lib.read_report(_latest_artifact(output_dir, "TeacherLabeling", "report"))
+    train = list(examples_io.read_rows(examples_io.split_pattern(augmented, "train")))
+    evaluation = list(examples_io.read_rows(examples_io.split_pattern(augmented, "eval")))
+    origins = {origin: sum(r[features.ORIGIN] == origin for r in train) for origin in features.ORIGINS}
+    assert report["candidates_in"] == report["kept"] + report["rejected"] > 0
+    assert origins[features.ORIGIN_LABELLED] == report["labelled_train_rows"] == 747
+    assert origins[features.ORIGIN_GENERATED] + origins[features.ORIGIN_RETRIEVED] == report["kept"] > 0
+    assert origins[features.ORIGIN_GENERATED] > 0 and origins[features.ORIGIN_RETRIEVED] > 0
+    # The eval split passes through untouched, and no eval query reaches training.
+    assert len(evaluation) == 141 and {r[features.ORIGIN] for r in evaluation} == {features.ORIGIN_LABELLED}
+    eval_queries = {r[features.QUERY].strip().casefold() for r in evaluation}
+    assert not eval_queries & {r[features.QUERY].strip().casefold() for r in train}
+    assert all(features.RELEVANCE_MIN <= r[features.RELEVANCE] <= features.RELEVANCE_MAX for r in train)
+
+
+def test_broken_data_drop_stops_the_run_before_training(tmp_path, sample_data_dir):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     with open(os.path.join(sample_data_dir, "search_log.csv"), encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    rows[5][4] = "7.0"  # off the 0-3 relevance scale
+    for row in rows[1:100]:
+        row[4] = "7.0"  # off the 0-3 relevance scale: 99 of 888 rows, above the 5% quarantine limit
     with open(data_dir / "search_log.csv", "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
+    shutil.copy(os.path.join(sample_data_dir, configs.CATALOG_FILE), data_dir)
     output = str(tmp_path / "out")
-    with pytest.raises(DataAnomaliesError, match="feature 'relevance'"):
+    with pytest.raises(InvalidSearchLogError, match="relevance_out_of_range"):
         runners.run("local", str(data_dir), output, runners.beam_args(workers=1))
-    assert _states(output)["Transform"] == []
+    assert _states(output)["TeacherTrainer"] == [] and _states(output)["Transform"] == []

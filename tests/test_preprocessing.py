@@ -70,3 +70,10 @@ def test_transform_pads_token_ids_and_shares_ids_between_query_and_title(transfo
 
 def test_transform_overlap_feature(transformed):
     np.testing.assert_allclose([row[features.TOKEN_OVERLAP] for row in transformed], [1.0, 0.0, 1.0])
+
+
+def test_transform_passes_the_raw_texts_and_query_id_through_for_the_cross_encoder(transformed):
+    assert [row[features.QUERY] for row in transformed] == [b"running shoes", b"running shoes", "T恤".encode()]
+    assert [row[features.PRODUCT_TITLE] for row in transformed] == [
+        r["product_title"].encode() for r in RAW_ROWS]
+    assert [row[features.QUERY_ID] for row in transformed] == [b"q1", b"q1", b"q2"]

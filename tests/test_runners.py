@@ -19,7 +19,9 @@ def test_unknown_runner_is_refused_by_name(tmp_path):
 
 
 def test_beam_dag_runner_runs_the_pipeline(tmp_path, sample_data_dir):
-    runners.run("beam", sample_data_dir, str(tmp_path), runners.beam_args(workers=1))
+    # Without augmentation: the local run (tests/test_pipeline_e2e.py) covers it; this checks the runner.
+    runners.run("beam", sample_data_dir, str(tmp_path), runners.beam_args(workers=1),
+                overrides={"augmentation": configs.NO_AUGMENTATION})
     outcome = summary.collect(str(tmp_path))
     assert outcome["blessed"] and outcome["pushed"]
 

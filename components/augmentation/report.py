@@ -13,7 +13,8 @@ REPORT_FILE = "report.json"
 class AugmentationReport(artifact.Artifact):
     """A directory holding report.json: what an augmentation step read, made, kept and rejected (and why)."""
 
-    TYPE_NAME = "AugmentationReport"
+    # <namespace>.<Name>: the form KubeflowV2DagRunner requires of custom artifact types.
+    TYPE_NAME = "search_relevance.AugmentationReport"
 
 
 def write_report(report_artifact: types.Artifact, report: Mapping[str, Any],

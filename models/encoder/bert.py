@@ -19,7 +19,9 @@ class Dense(tf.Module):
             self.bias = tf.Variable(tensors[f"{prefix}.bias"], name="bias")
 
     def __call__(self, x):
-        return tf.einsum("...i,io->...o", x, self.kernel) + self.bias
+        # tensordot (reshape + one matmul), not einsum("...i,io->...o"): TF's einsum gradient materialises
+        # the broadcast [..., in, out] product, which made one fine-tuning step ~100x slower on CPU.
+        return tf.tensordot(x, self.kernel, axes=1) + self.bias
 
 
 class LayerNorm(tf.Module):
