@@ -3,6 +3,7 @@
 Everything is read back from ML Metadata and the artifacts, so it describes what the run really made
 (cached components included), not what the runner intended.
 """
+import json
 import os
 from typing import Dict, List, Optional
 
@@ -11,11 +12,13 @@ import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from components.augmentation.report import REPORT_FILE
 from models import features
 from pipeline import configs
 
 # The model names TFMA uses when a baseline is present; without one the candidate is "".
 CANDIDATE, BASELINE = "candidate", "baseline"
+TEACHER = "teacher"  # the augmentation teacher, evaluated on the same eval split (TeacherEvaluator)
 
 
 class RunRecord:
@@ -26,6 +29,10 @@ class RunRecord:
             configs.metadata_path(output_dir)))
         if self._store.get_context_by_type_and_name("pipeline", configs.PIPELINE_NAME) is None:
             raise FileNotFoundError(f"no run of {configs.PIPELINE_NAME} recorded under {output_dir}")
+
+    def ran(self, component_id: str) -> bool:
+        node = self._store.get_context_by_type_and_name("node", f"{configs.PIPELINE_NAME}.{component_id}")
+        return bool(node and self._store.get_executions_by_context(node.id))
 
     def output(self, component_id: str, key: str) -> Optional[mlmd.proto.Artifact]:
         """The artifact under `key` of the component's latest execution (None if it made none)."""
@@ -79,9 +86,16 @@ def collect(output_dir: str) -> dict:
     blessing = record.output("Evaluator", "blessing")
     pushed = record.output("Pusher", "pushed_model")
     pushed_props = pushed.custom_properties if pushed else {}
+    metrics = overall_metrics(evaluation)
+    augmentation = None
+    if record.ran("TeacherLabeling"):  # runs with augmentation: the teacher's metrics and the ledger
+        metrics[TEACHER] = overall_metrics(record.output("TeacherEvaluator", "evaluation").uri)[CANDIDATE]
+        with open(os.path.join(record.output("TeacherLabeling", "report").uri, REPORT_FILE), encoding="utf-8") as f:
+            augmentation = json.load(f)
     return {
         "splits": split_sizes(record.output("StatisticsGen", "statistics").uri),
-        "metrics": overall_metrics(evaluation),
+        "metrics": metrics,
+        "augmentation": augmentation,
         "blessed": blessing.custom_properties["blessed"].int_value == 1,
         "validation_failures": validation_failures(evaluation),
         "pushed": bool(pushed_props) and pushed_props["pushed"].int_value == 1,
@@ -92,7 +106,7 @@ def collect(output_dir: str) -> dict:
 
 def _metrics_lines(metrics: Dict[str, Dict[str, float]]) -> List[str]:
     names = sorted({name for values in metrics.values() for name in values})
-    models = [m for m in (CANDIDATE, BASELINE) if m in metrics]
+    models = [m for m in (CANDIDATE, BASELINE, TEACHER) if m in metrics]
     lines = ["  " + "metric".ljust(24) + "".join(m.rjust(12) for m in models)]
     for name in names:
         lines.append("  " + name.ljust(24) + "".join(
@@ -107,7 +121,16 @@ def render(outcome: dict) -> str:
     lines = ["", "=" * 72, f"Run summary: {configs.PIPELINE_NAME}", "=" * 72, "Examples per split:"]
     for split, size in outcome["splits"].items():
         lines.append(f"  {split:<6} {size['rows']:6d} rows  {size['queries']:4d} queries")
-    lines += ["Evaluation on the eval split (per-query ranking metrics):"] + _metrics_lines(outcome["metrics"])
+    report = outcome.get("augmentation")
+    if report:
+        lines += [f"Augmentation: {report['candidates_in']} candidates -> {report['kept']} kept "
+                  f"{report['kept_by_origin']}, {report['rejected']} rejected; training rows "
+                  f"{report['labelled_train_rows']} labelled + {report['kept']} augmented"]
+        lines += [f"  rejected {reason}: {count}" for reason, count in sorted(
+            report["rejected_by_reason"].items(), key=lambda kv: -kv[1])]
+    lines += ["Evaluation on the eval split (per-query ranking metrics; teacher = the augmentation's "
+              "teacher):" if report else "Evaluation on the eval split (per-query ranking metrics):"]
+    lines += _metrics_lines(outcome["metrics"])
     if outcome["blessed"]:
         lines.append("Blessed: yes")
     else:
