@@ -125,7 +125,7 @@ def test_reruns_are_served_from_cache(output_dir, sample_data_dir):
     evaluated_again = ("Evaluator", "Pusher")
     assert _states(output_dir) == {c: [COMPLETE, COMPLETE if c in evaluated_again else CACHED]
                                    for c in COMPONENTS}
-    assert set(summary.collect(output_dir)["metrics"]) == {"candidate", "baseline"}
+    assert set(summary.collect(output_dir)["metrics"]) == {"candidate", "baseline", summary.TEACHER}
     # Third run: nothing changed, so every component is a cache hit.
     runners.run("local", sample_data_dir, output_dir, runners.beam_args(workers=1))
     assert all(states[-1] == CACHED for states in _states(output_dir).values())
