@@ -63,9 +63,8 @@ def preprocessing_fn(inputs):
     }
     if features.QUERY_ID in inputs:  # groups rows into per-query lists for listwise training; not served
         outputs[features.QUERY_ID] = tf.reshape(inputs[features.QUERY_ID], [-1])
-    sample_weight = getattr(features, "SAMPLE_WEIGHT", "sample_weight")
-    if sample_weight in inputs:  # augmented training data: how much each row counts in the loss
-        outputs[sample_weight] = tf.cast(tf.reshape(inputs[sample_weight], [-1]), tf.float32)
+    if features.WEIGHT in inputs:  # augmented training data: how much each row counts in the loss
+        outputs[features.WEIGHT] = tf.cast(tf.reshape(inputs[features.WEIGHT], [-1]), tf.float32)
     if features.RELEVANCE in inputs:  # absent at serving time
         relevance = tf.cast(tf.reshape(inputs[features.RELEVANCE], [-1]), tf.float32)
         outputs[features.LABEL] = features.normalised_gain(relevance)

@@ -25,9 +25,6 @@ DEFAULT_BATCH_SIZE = 32
 logger = logging.getLogger(__name__)
 
 
-SAMPLE_WEIGHT = getattr(features, "SAMPLE_WEIGHT", "sample_weight")  # augmented rows count less
-
-
 class _Examples:
     """The Trainer's examples: Transform's output, or (no transform graph, e.g. a teacher Trainer fed
     ExampleGen's output) the raw examples read with the schema; only the cross-encoder can use raw ones."""
@@ -44,7 +41,7 @@ class _Examples:
             from tfx.utils import io_utils
             self.schema = io_utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
             self.label_key = features.RELEVANCE
-        self.has_sample_weight = any(f.name == SAMPLE_WEIGHT for f in self.schema.feature)
+        self.has_sample_weight = any(f.name == features.WEIGHT for f in self.schema.feature)
 
     @property
     def transformed(self) -> bool:
@@ -69,7 +66,7 @@ class _Examples:
                 inputs = {name: tf.reshape(x[name], [-1]) for name in names}
                 label = features.normalised_gain(tf.cast(tf.reshape(y, [-1]), tf.float32))
             if weighted:
-                return inputs, label, tf.reshape(tf.cast(x[SAMPLE_WEIGHT], tf.float32), [-1])
+                return inputs, label, tf.reshape(tf.cast(x[features.WEIGHT], tf.float32), [-1])
             return inputs, label
         return dataset.map(select)
 
