@@ -96,6 +96,16 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
 }
 
 
+def score_meaning(hparams: Optional[Dict[str, Any]] = None) -> str:
+    """What the score of a model trained with these hparams means: "logit" (sigmoid cross-entropy: the
+    normalised gain is sigmoid(score)), "gain" (mse regresses the gain itself) or "order" (listwise: only
+    the order of one query's products). A teacher giving soft labels needs one of the first two."""
+    hp = hparams_with_defaults(hparams)
+    if hp["loss"] == LISTWISE:
+        return "order"
+    return "logit" if hp["pointwise_loss"] == "sigmoid_cross_entropy" else "gain"
+
+
 def hparams_with_defaults(hparams: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """DEFAULT_HPARAMS overridden by hparams; unknown keys are kept (callers may carry their own)."""
     return {**DEFAULT_HPARAMS, **(hparams or {})}

@@ -133,7 +133,10 @@ class Augmentation:
     def labeling_args(self) -> dict:
         names = ("min_confidence", "round_trip_top_k", "retrieval_top_k", "max_per_query", "max_per_product",
                  "eval_similarity", "weight_generated", "weight_retrieved")
-        return {name: getattr(self, name) for name in names} | {"max_query_chars": QG_MAX_QUERY_CHARS}
+        from models import cross_encoder  # imports TF: only when a pipeline is built, not with the configs
+        # teacher_score: how TeacherLabeling turns the teacher's score into a soft label (its loss decides).
+        return {name: getattr(self, name) for name in names} | {
+            "max_query_chars": QG_MAX_QUERY_CHARS, "teacher_score": cross_encoder.score_meaning(TEACHER_HPARAMS)}
 
     @property
     def generation_args(self) -> dict:

@@ -73,6 +73,22 @@ def test_each_rule_rejects_with_its_reason_and_the_ledger_adds_up():
     assert again.kept == outcome.kept and _reasons(again) == _reasons(outcome)
 
 
+def test_teacher_scores_become_gains_by_their_meaning():
+    assert filtering.gain_of(0.0, "logit") == pytest.approx(0.5)
+    assert filtering.gain_of(4.0, "logit") == pytest.approx(0.982, abs=1e-3)
+    assert filtering.gain_of(-1e6, "logit") == pytest.approx(0.0)
+    assert filtering.gain_of(1.3, "gain") == 1.0 and filtering.gain_of(0.25, "gain") == 0.25
+    with pytest.raises(ValueError, match="listwise"):
+        filtering.Settings(teacher_score="order")
+    # The pipeline passes the meaning its teacher's loss implies.
+    from models import cross_encoder
+    assert cross_encoder.score_meaning({}) == "logit"
+    assert cross_encoder.score_meaning({"pointwise_loss": "mse"}) == "gain"
+    assert cross_encoder.score_meaning({"loss": "listwise"}) == "order"
+    from pipeline import configs
+    assert configs.AUGMENTATION.labeling_args["teacher_score"] == cross_encoder.score_meaning(configs.TEACHER_HPARAMS)
+
+
 def test_cap_per_product_keeps_the_most_confident():
     rows = [_candidate(f"q{i}", f"query {i}", "p1", "t", score) for i, score in enumerate([0.7, 0.99, 0.9])]
     outcome = filtering.select(rows, [], [], SETTINGS, normalise)
@@ -83,14 +99,17 @@ def test_cap_per_product_keeps_the_most_confident():
 # --- executor on real artifacts -------------------------------------------------------------------------
 
 class _OverlapTeacher(tf.Module):
-    """A real SavedModel with the teacher's `score_text` signature: the share of query words in the title."""
+    """A real SavedModel with the teacher's `score_text` signature: a logit whose sigmoid is the share of
+    query words in the title (as the cross-encoder's score is a logit)."""
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)])
     def score_text(self, query, product_title):
         q = tf.strings.split(tf.strings.lower(query)).to_sparse()
         t = tf.strings.split(tf.strings.lower(product_title)).to_sparse()
         common = tf.cast(tf.sets.size(tf.sets.intersection(q, t)), tf.float32)
-        return {features.SCORE: common / tf.maximum(tf.cast(tf.sets.size(q), tf.float32), 1.0)}
+        share = common / tf.maximum(tf.cast(tf.sets.size(q), tf.float32), 1.0)
+        share = tf.clip_by_value(share, 1e-6, 1.0 - 1e-6)
+        return {features.SCORE: tf.math.log(share) - tf.math.log1p(-share)}
 
 
 def _examples(tmp_path, name, splits):
@@ -144,8 +163,9 @@ def test_executor_writes_labelled_plus_kept_and_eval_untouched(labeled):
     assert set(by_key) == {("q1", "p1"), ("q2", "p2"), ("q1", "p4"), ("q1", "p2")}
     assert by_key[("q1", "p1")][features.ORIGIN] == features.ORIGIN_LABELLED
     assert by_key[("q1", "p1")][features.WEIGHT] == 1.0
-    assert by_key[("q1", "p4")][features.RELEVANCE] == pytest.approx(features.RELEVANCE_MAX)
-    assert by_key[("q1", "p2")][features.RELEVANCE] == pytest.approx(features.RELEVANCE_MIN)
+    # The teacher's logits came back through the sigmoid onto the relevance scale.
+    assert by_key[("q1", "p4")][features.RELEVANCE] == pytest.approx(features.RELEVANCE_MAX, abs=1e-4)
+    assert by_key[("q1", "p2")][features.RELEVANCE] == pytest.approx(features.RELEVANCE_MIN, abs=1e-4)
     assert by_key[("q1", "p4")][features.WEIGHT] == SETTINGS.weight_retrieved
     assert [(r[features.QUERY_ID], r[features.ORIGIN]) for r in evaluation] == [("q9", features.ORIGIN_LABELLED)]
 

@@ -30,9 +30,10 @@ _BATCH = 64
 class _Score(beam.DoFn):
     """Adds the teacher's score and the query's similarity to the nearest eval query to each candidate."""
 
-    def __init__(self, teacher_dir: str, encoder_handle: str):
+    def __init__(self, teacher_dir: str, encoder_handle: str, score_meaning: str):
         super().__init__()
         self._teacher_dir, self._encoder_handle = teacher_dir, encoder_handle
+        self._score_meaning = score_meaning
         self._eval_vectors = None
 
     def setup(self):
@@ -54,7 +55,7 @@ class _Score(beam.DoFn):
         nearest_eval = dict(zip(queries, (self._encoder.embed(queries) @ self._eval_vectors.T).max(axis=1)
                                 if len(self._eval_vectors) else [-1.0] * len(queries)))
         for row, score in zip(batch, scores.numpy().reshape(-1)):
-            yield {**row, filtering.TEACHER_SCORE: float(score),
+            yield {**row, filtering.TEACHER_SCORE: filtering.gain_of(float(score), self._score_meaning),
                    filtering.EVAL_SIMILARITY: float(nearest_eval[row[features.QUERY]])}
 
 
@@ -104,7 +105,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                             | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"])))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
                           min_batch_size=_BATCH, max_batch_size=_BATCH)
-                      | "Score" >> beam.ParDo(_Score(teacher_dir, exec_properties["encoder_handle"]),
+                      | "Score" >> beam.ParDo(_Score(teacher_dir, exec_properties["encoder_handle"], settings.teacher_score),
                                               beam.pvalue.AsList(eval_vectors)))
             outcome = (pipeline | "Start" >> beam.Create([None])
                        | "Select" >> beam.FlatMap(_select, beam.pvalue.AsList(scored), beam.pvalue.AsList(train),

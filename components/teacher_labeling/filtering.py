@@ -17,6 +17,7 @@ by origin. in = kept + rejected, always.
 """
 import collections
 import dataclasses
+import math
 from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from components.retrieval import candidates as retrieval
@@ -38,6 +39,18 @@ class Settings:
     max_query_chars: int = 100
     weight_generated: float = 0.5
     weight_retrieved: float = 0.5
+    # What the teacher's score means (models.cross_encoder.score_meaning of its hparams): "logit" (the
+    # normalised gain is sigmoid(score)) or "gain" (the score regresses the gain). Listwise scores only
+    # order a query's products: they cannot be soft labels.
+    teacher_score: str = "logit"
+
+    def __post_init__(self):
+        if self.teacher_score not in SCORE_MEANINGS:
+            raise ValueError(f"teacher_score must be one of {SCORE_MEANINGS}, not {self.teacher_score!r} "
+                             "(a listwise teacher's scores are not calibrated: train the teacher pointwise)")
+
+
+SCORE_MEANINGS = ("logit", "gain")
 
 
 @dataclasses.dataclass
@@ -47,6 +60,15 @@ class Outcome:
 
     def counts(self) -> Dict[str, int]:
         return dict(collections.Counter(reason for reason, _ in self.rejected))
+
+
+def gain_of(score: float, meaning: str) -> float:
+    """The teacher's raw score as a normalised gain in [0, 1] (see Settings.teacher_score)."""
+    if meaning == "logit":
+        return 1.0 / (1.0 + math.exp(-min(max(score, -60.0), 60.0)))
+    if meaning == "gain":
+        return min(max(score, 0.0), 1.0)
+    raise ValueError(f"unknown teacher score meaning {meaning!r}; known: {SCORE_MEANINGS}")
 
 
 def confidence(score: float) -> float:
