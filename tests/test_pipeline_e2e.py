@@ -101,8 +101,8 @@ def test_pushed_model_loads_in_a_fresh_process(output_dir):
     assert "Bamboo shoe shelf" in result.stdout
 
 
-def test_serving_default_takes_serialized_examples_like_the_text_signature(pushed_model):
-    query, titles = "运动鞋", ["轻风 男士透气网面运动鞋 黑色", "不锈钢保温杯 500ml"]
+def _score_both_ways(pushed_model, query, titles):
+    """The pushed model's scores through serving_default (serialized tf.Examples) and score_text."""
     examples = []
     for title in titles:
         example = tf.train.Example()
@@ -113,9 +113,25 @@ def test_serving_default_takes_serialized_examples_like_the_text_signature(pushe
         examples.append(example.SerializeToString())
     from_examples = pushed_model.signatures[signatures.SERVING_DEFAULT](examples=tf.constant(examples))
     from_text = pushed_model.signatures[signatures.SCORE_TEXT](
-        query=tf.constant([query] * 2), product_title=tf.constant(titles))
-    tf.debugging.assert_near(from_examples[features.SCORE], from_text[features.SCORE], atol=1e-5)
-    assert from_text[features.SCORE][0] > from_text[features.SCORE][1]
+        query=tf.constant([query] * len(titles)), product_title=tf.constant(titles))
+    return from_examples[features.SCORE].numpy(), from_text[features.SCORE].numpy()
+
+
+@pytest.mark.parametrize("query,titles", [
+    ("运动鞋", ["轻风 男士透气网面运动鞋 黑色", "不锈钢保温杯 500ml"]),
+    ("running shoes", ["Stride Lite men's running shoes, breathable mesh", "Stainless steel vacuum flask 500 ml"]),
+])
+def test_serving_default_takes_serialized_examples_like_the_text_signature(pushed_model, query, titles):
+    from_examples, from_text = _score_both_ways(pushed_model, query, titles)
+    tf.debugging.assert_near(from_examples, from_text, atol=1e-5)
+
+
+def test_pushed_model_ranks_an_obvious_match_first(pushed_model):
+    # English only: how well the MiniLM encoder ranks Chinese is issue 7's subject (its vocabulary knows
+    # little Chinese, and the demo's short training leaves Chinese order to chance; a CI run saw it flip).
+    _, scores = _score_both_ways(pushed_model, "running shoes", [
+        "Stride Lite men's running shoes, breathable mesh", "Stainless steel vacuum flask 500 ml"])
+    assert scores[0] > scores[1], scores
 
 
 def test_reruns_are_served_from_cache(output_dir, sample_data_dir):
