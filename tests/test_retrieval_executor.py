@@ -131,3 +131,14 @@ def test_exact_index_search_and_rank_agree():
     assert ranks.tolist() == [2] and similarity[0] == pytest.approx(0.9)
     with pytest.raises(ValueError, match="one vector per id"):
         ExactIndex(["a"], vectors)
+
+
+def test_text_encoder_keeps_the_callers_order_while_batching_by_length():
+    from components.retrieval.embedding import TextEncoder
+    texts = ["a very long product title about cordless drills with two batteries and a case", "drill", "",
+             "running shoes", "不锈钢保温杯 500ml", "shoes"]
+    encoder = TextEncoder(export_encoder(default_export_dir()), batch_size=2)
+    together = encoder.embed(texts)
+    alone = np.concatenate([encoder.embed([text]) for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert together.shape[0] == len(texts) and not np.allclose(together[1], together[3])

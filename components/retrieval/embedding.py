@@ -31,13 +31,16 @@ class TextEncoder:
         logging.info("Loaded encoder %s in %.1f s", handle, time.perf_counter() - start)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """[len(texts), d] float32, L2-normalised."""
+        """[len(texts), d] float32, L2-normalised, in the order of `texts`."""
+        # Batches of similar length: the encoder pads each batch to its longest text.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = []
-        for start in range(0, len(texts), self._batch_size):
-            batch = tf.constant(list(texts[start:start + self._batch_size]), dtype=tf.string)
+        for start in range(0, len(order), self._batch_size):
+            batch = tf.constant([texts[i] for i in order[start:start + self._batch_size]], dtype=tf.string)
             batches.append(self._embed(batch).numpy())
         if not batches:
             return np.zeros((0, 0), dtype=np.float32)
-        vectors = np.concatenate(batches).astype(np.float32)
+        vectors = np.empty((len(texts), batches[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(batches)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
