@@ -90,16 +90,22 @@ def columns(pairs: Sequence[homedepot.Pair]) -> Dict[str, list]:
             "target": [target(p.relevance) for p in pairs]}
 
 
-def make_dataset(pairs: Sequence[homedepot.Pair], batch_size: int, shuffle_seed: Optional[int] = None):
-    """tf.data of ({"query": [B] string, "product_title": [B] string}, target [B] float32), raw strings as the
-    TFX Trainer would read them; reshuffled each epoch when shuffle_seed is given; last batch kept."""
+def make_dataset(pairs: Sequence[homedepot.Pair], batch_size: int, shuffle_seed: Optional[int] = None,
+                 weights: Optional[Sequence[float]] = None):
+    """tf.data of ({"query": [B] string, "product_title": [B] string}, target [B] float32[, weight [B]]), raw
+    strings as the TFX Trainer would read them; reshuffled each epoch when shuffle_seed is given; last batch
+    kept. With `weights` (one per pair), keras fit weighs each pair's loss (augmented samples count less)."""
     import tensorflow as tf
 
     cols = columns(pairs)
-    dataset = tf.data.Dataset.from_tensor_slices((
-        {"query": tf.constant(cols["query"], tf.string),
-         "product_title": tf.constant(cols["product_title"], tf.string)},
-        tf.constant(cols["target"], tf.float32)))
+    elements = ({"query": tf.constant(cols["query"], tf.string),
+                 "product_title": tf.constant(cols["product_title"], tf.string)},
+                tf.constant(cols["target"], tf.float32))
+    if weights is not None:
+        if len(weights) != len(pairs):
+            raise ValueError(f"{len(weights)} weights for {len(pairs)} pairs")
+        elements += (tf.constant(list(weights), tf.float32),)
+    dataset = tf.data.Dataset.from_tensor_slices(elements)
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(pairs), seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -399,7 +405,9 @@ def score_in_batches(score_fn, pairs: Sequence[homedepot.Pair], batch: int = SCO
 
 
 def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dict[str, Any],
-             encoder_dir: str) -> dict:
+             encoder_dir: str, weights: Optional[Sequence[float]] = None, keep_model: bool = False) -> dict:
+    """Fine-tunes our cross-encoder on train_pairs (weighted if given) and scores dev_pairs; the result's
+    "model" is the trained keras model when keep_model."""
     import tensorflow as tf
     import tf_keras
 
@@ -412,14 +420,15 @@ def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dic
     cross_encoder.compile_cross_encoder(model, hp, total_steps(len(train_pairs), hp))
     if options.get("train_jit_compile"):
         model.jit_compile = True
-    dataset = make_dataset(train_pairs, batch, shuffle_seed=seed)
+    dataset = make_dataset(train_pairs, batch, shuffle_seed=seed, weights=weights)
     timer = _StepTimer()
     train_start = time.perf_counter()
     history = model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer])
     train_seconds = time.perf_counter() - train_start
 
     scores, score_seconds = score_in_batches(make_scorer(model, options), dev_pairs)
-    return {
+    kept = {"model": model} if keep_model else {}
+    return {**kept,
         "scores": scores, "train_pairs": len(train_pairs), "epochs": epochs, "steps": len(timer.step_ends),
         "train_seconds": train_seconds,
         "train_pairs_per_s": steady_rate(timer.step_ends, len(train_pairs) * epochs, min(batch, len(train_pairs))),

@@ -1,0 +1,516 @@
+"""Augmentation benchmark (issue 4): how much LLM query generation and embedding retrieval, labelled by the
+few-label teacher and filtered, improve the fine-tuned cross-encoder, on PROTOCOL.md's dev split.
+
+    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m benchmarks.augmentation_benchmark --output benchmarks/results \\
+        [--seeds 42,43,44] [--generate-products 400] [--systems ...] [--quick]
+
+Systems: BM25 and the encoder zero-shot (no training, once); per seed: `few_label` (the cross-encoder
+fine-tuned on the 400 few-label queries: the teacher), `generation`, `retrieval` and `both` (students
+fine-tuned on the few labels plus that method's kept samples), and `full_label` (the ceiling).
+
+The augmentation runs the components' own code, minus TFX plumbing: QueryGeneration's
+`generate_for_products` with the pipeline's QG_* settings (SmolLM2 through llama-cpp-python) on a seeded
+choice of catalogue products, Retrieval's `find_candidates` over the whole catalogue with the encoder
+export, the teacher's scores through TeacherLabeling's `gain_of`, and `filtering.select` with the dev
+queries as the eval split (no dev query or near duplicate reaches training). The settings are
+pipeline/configs.py's AUGMENTATION; training hyper-parameters are models.cross_encoder's DEFAULT_HPARAMS
+(as the encoder benchmark's `ours_few`), the same for teacher and students.
+
+Writes OUTPUT/augmentation_benchmark.{json,md,png} (aggregates only: the Home Depot data stays in ../shared),
+rewritten after every system; a second run with other --seeds adds them to the same report.
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from benchmarks import encoder_benchmark as eb
+from benchmarks import homedepot, metrics
+
+RESULT_NAME = "augmentation_benchmark"
+BASELINES = ("bm25", "zero_shot")
+TRAINED = ("few_label", "generation", "retrieval", "both", "full_label")
+ALL_SYSTEMS = BASELINES + TRAINED
+VARIANTS = {"generation": ("generated",), "retrieval": ("retrieved",), "both": ("generated", "retrieved")}
+LABELS = {"bm25": "BM25", "zero_shot": "MiniLM zero-shot", "few_label": "few-label, no augmentation (teacher)",
+          "generation": "few-label + generation", "retrieval": "few-label + retrieval",
+          "both": "few-label + generation + retrieval", "full_label": "full-label (ceiling)"}
+QUICK = {"dev": 60, "few": 30, "full": 60, "catalog": 3000, "products": 6, "epochs": 1}
+LLM_THREADS = 2  # the benchmark has the machine to itself; the pipeline's default is 1 per Beam worker
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+def augmented_pair(row: Dict[str, Any]) -> homedepot.Pair:
+    """A kept training row (soft relevance on the project's scale) as a Home Depot pair with the same
+    normalised gain, so that the encoder benchmark's `target` maps it back to the teacher's gain."""
+    from models import features
+    gain = (row[features.RELEVANCE] - features.RELEVANCE_MIN) / (features.RELEVANCE_MAX - features.RELEVANCE_MIN)
+    return homedepot.Pair(row[features.QUERY_ID], row[features.QUERY], row[features.PRODUCT_ID],
+                          row[features.PRODUCT_TITLE], homedepot.RELEVANCE_MIN + eb.GAIN_SCALE * gain)
+
+
+def labelled_rows(pairs: Sequence[homedepot.Pair]) -> List[dict]:
+    """Few-label pairs as the components' row dicts (relevance on the project's scale, for the filters)."""
+    from models import features
+    scale = (features.RELEVANCE_MAX - features.RELEVANCE_MIN) / eb.GAIN_SCALE
+    return [{features.QUERY_ID: p.query_id, features.QUERY: p.query, features.PRODUCT_ID: p.product_id,
+             features.PRODUCT_TITLE: p.product_title, features.RELEVANCE: features.RELEVANCE_MIN + p.gain * scale}
+            for p in pairs]
+
+
+def gap_closed(value: float, few: float, ceiling: float) -> float:
+    """Share of the few -> ceiling gap that `value` closes (NaN when there is no gap)."""
+    return (value - few) / (ceiling - few) if ceiling - few > 1e-12 else math.nan
+
+
+def spread(values: Sequence[float]) -> Dict[str, float]:
+    """Mean, min, max and sample standard deviation of per-seed figures."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return {"mean": math.nan, "min": math.nan, "max": math.nan, "std": math.nan, "n": 0}
+    return {"mean": statistics.fmean(values), "min": min(values), "max": max(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
+
+
+# ------------------------------------------------------------------------------------------ augmentation
+
+class Augmenter:
+    """The components' augmentation steps on the benchmark's data; catalogue embeddings are made once."""
+
+    def __init__(self, data: homedepot.HomeDepot, catalog_ids: Sequence[str], dev_queries: Sequence[str],
+                 encoder_dir: str, log):
+        from components.retrieval.embedding import TextEncoder
+        from components.retrieval.index import ExactIndex
+
+        self.log, self.timings = log, {}
+        self.encoder = TextEncoder(encoder_dir, batch_size=eb.SCORE_BATCH)
+        self.titles = {pid: data.catalog[pid] for pid in catalog_ids}
+        start = time.perf_counter()
+        self.index = ExactIndex(list(catalog_ids), self.encoder.embed([self.titles[p] for p in catalog_ids]))
+        self.dev_queries = sorted(set(dev_queries))
+        self.dev_vectors = self.encoder.embed(self.dev_queries)
+        seconds = time.perf_counter() - start
+        texts = len(catalog_ids) + len(self.dev_queries)
+        self.timings["embed_catalog"] = {"texts": texts, "seconds": seconds, "texts_per_s": texts / seconds}
+        log(f"embedded {len(catalog_ids)} catalogue titles and {len(self.dev_queries)} dev queries in {seconds:.0f} s")
+
+    def generate(self, seed: int, products: int, labelled_queries: Sequence[str]) -> Dict[str, Any]:
+        """Generated query rows for `products` catalogue products (the component's seeded choice)."""
+        from components.augmentation import llm_backends
+        from components.query_generation import executor as qg
+        from pipeline import configs
+
+        args = configs.AUGMENTATION.generation_args
+        settings = qg.Settings.from_exec_properties({
+            **args, "seed": seed, "max_products": products,
+            "backend_config": json.dumps({**args["backend_config"], "n_threads": LLM_THREADS})})
+        chosen = sorted(self.index.ids, key=lambda pid: qg.product_rank(seed, pid))[:products]
+        backend = llm_backends.create(settings.backend, settings.backend_config)
+        rows, stats = [], collections.Counter()
+        start = time.perf_counter()
+        try:
+            for first in range(0, len(chosen), settings.batch_size):
+                batch = [qg.Product(pid, self.titles[pid]) for pid in chosen[first:first + settings.batch_size]]
+                for result in qg.generate_for_products(backend, batch, settings, labelled_queries):
+                    rows += result.rows
+                    stats.update(result.stats)
+                done = min(first + settings.batch_size, len(chosen))
+                if done % (settings.batch_size * 5) == 0 or done == len(chosen):
+                    rate = done / (time.perf_counter() - start)
+                    self.log(f"generation: {done}/{len(chosen)} products, {len(rows)} queries kept "
+                             f"({rate:.2f} products/s)")
+        finally:
+            backend.close()
+        seconds = time.perf_counter() - start
+        return {"rows": rows, "stats": {k: round(v, 2) for k, v in sorted(stats.items())},
+                "products": len(chosen), "seconds": seconds, "products_per_s": len(chosen) / seconds,
+                "queries_per_s": len(rows) / seconds, "backend": backend.describe()}
+
+    def candidates(self, labelled: Sequence[dict], generated: Sequence[dict]) -> Dict[str, Any]:
+        """Retrieval's candidates of every method (generated rows and labelled queries as in the component)."""
+        from components.retrieval import candidates as retrieval
+        from models import features
+        from pipeline import configs
+
+        start = time.perf_counter()
+        texts, judged = retrieval.labelled_queries(labelled)
+        titles = {**self.titles, **{r[features.PRODUCT_ID]: r[features.PRODUCT_TITLE] for r in labelled}}
+        rows, stats = retrieval.find_candidates(
+            texts, judged, self.encoder.embed(list(texts.values())), generated,
+            self.encoder.embed([g[features.QUERY] for g in generated]), self.index, titles,
+            retrieval.Settings(**configs.AUGMENTATION.retrieval_args))
+        return {"rows": rows, "stats": stats.as_dict(), "seconds": time.perf_counter() - start}
+
+    def label(self, rows: List[dict], teacher_score, meaning: str) -> Dict[str, Any]:
+        """Adds the teacher's gain and the nearest dev query's similarity to each candidate (TeacherLabeling)."""
+        import tensorflow as tf
+
+        from components.teacher_labeling import filtering
+        from models import features
+
+        start = time.perf_counter()
+        scores = []
+        for first in range(0, len(rows), eb.SCORE_BATCH):
+            batch = rows[first:first + eb.SCORE_BATCH]
+            scores += teacher_score(tf.constant([r[features.QUERY] for r in batch]),
+                                    tf.constant([r[features.PRODUCT_TITLE] for r in batch])).numpy().reshape(-1).tolist()
+        score_seconds = time.perf_counter() - start
+        queries = sorted({r[features.QUERY] for r in rows})
+        nearest = (self.encoder.embed(queries) @ self.dev_vectors.T).max(axis=1) if queries else []
+        nearest = dict(zip(queries, nearest))
+        for row, score in zip(rows, scores):
+            row[filtering.TEACHER_SCORE] = filtering.gain_of(float(score), meaning)
+            row[filtering.EVAL_SIMILARITY] = float(nearest[row[features.QUERY]])
+        return {"pairs": len(rows), "score_seconds": score_seconds,
+                "scored_pairs_per_s": len(rows) / score_seconds if score_seconds else math.nan,
+                "seconds": time.perf_counter() - start}
+
+    def select(self, rows: Sequence[dict], origins: Sequence[str], labelled: Sequence[dict]):
+        from components.query_generation.sanitize import normalise
+        from components.teacher_labeling import filtering
+        from models import features
+        from pipeline import configs
+
+        chosen = [r for r in rows if r[features.ORIGIN] in origins]
+        return filtering.select(chosen, labelled, self.dev_queries,
+                                filtering.Settings(**configs.AUGMENTATION.labeling_args), normalise)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+def aggregate(report: Dict[str, Any]) -> Dict[str, Any]:
+    """Per system: mean / spread over seeds of the metrics, gap closed and augmented samples; paired
+    differences of `both`; the issue's targets."""
+    seeds = report["seeds"]
+    out: Dict[str, Any] = {"systems": {}, "targets": []}
+    for name in ALL_SYSTEMS:
+        rows = [seeds[s]["systems"][name] for s in seeds if name in seeds[s]["systems"]]
+        if name in BASELINES and name in report.get("baselines", {}):
+            rows = [report["baselines"][name]]
+        if not rows:
+            continue
+        out["systems"][name] = {k: spread([r.get(k, math.nan) for r in rows])
+                                for k in ("ndcg@10", "ndcg@10_all", "pairwise_accuracy", "augmented_kept")}
+    means = {n: s["ndcg@10"]["mean"] for n, s in out["systems"].items()}
+    ceiling = means.get("full_label", report.get("ceiling", {}).get("ndcg@10", math.nan))
+    best_few = max((means[n] for n in ("bm25", "zero_shot", "few_label") if n in means), default=math.nan)
+    for name in VARIANTS:
+        per_seed = [gap_closed(seeds[s]["systems"][name]["ndcg@10"], seeds[s]["systems"]["few_label"]["ndcg@10"],
+                               seeds[s]["systems"].get("full_label", {}).get("ndcg@10", ceiling))
+                    for s in seeds if name in seeds[s]["systems"] and "few_label" in seeds[s]["systems"]]
+        if name in out["systems"]:
+            out["systems"][name]["gap_closed"] = spread(per_seed)
+            out["systems"][name]["gap_closed_from_best_few"] = gap_closed(means[name], best_few, ceiling)
+    if "both" in means:
+        for other in ("bm25", "zero_shot", "few_label", "generation", "retrieval"):
+            if other in means:
+                need = 0.01 if other == "few_label" else 0.005
+                diff = means["both"] - means[other]
+                out["targets"].append({"what": f"both - {other} >= +{need}", "met": diff >= need,
+                                       "detail": f"{diff:+.4f}"})
+        half = out["systems"]["both"].get("gap_closed_from_best_few", math.nan)
+        out["targets"].append({"what": "closes >= half of the gap from the best few-label system to full-label",
+                               "met": half >= 0.5, "detail": f"{half:.2f}" if not math.isnan(half) else "–"})
+    out["ceiling_source"] = ("full_label in this run" if "full_label" in means
+                             else report.get("ceiling", {}).get("source", "none"))
+    return out
+
+
+def _f(value, digits=4) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _ms(s: Optional[Dict[str, float]], digits=4) -> str:
+    if not s or not s.get("n"):
+        return "–"
+    text = _f(s["mean"], digits)
+    return text + (f" ± {_f(s['std'], digits)} [{_f(s['min'], digits)}, {_f(s['max'], digits)}]"
+                   if s["n"] > 1 else "")
+
+
+def render_markdown(report: Dict[str, Any]) -> str:
+    agg = report.get("aggregate", {})
+    seeds = sorted(report.get("seeds", {}), key=int)
+    lines = [f"# Augmentation benchmark{' (QUICK smoke run: subsets, not comparable)' if report.get('quick') else ''}",
+             "", f"PROTOCOL.md dev split: {report.get('dev_queries')} queries, {report.get('dev_pairs')} pairs "
+             f"({report.get('headline_queries')} headline queries). Seeds: {', '.join(seeds) or '–'} "
+             "(mean ± std [min, max] over seeds where more than one). Updated "
+             f"{report.get('updated')}.", "",
+             "| system | NDCG@10 headline | NDCG@10 all | pairwise acc | augmented samples kept | gap closed |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name in ALL_SYSTEMS:
+        s = agg.get("systems", {}).get(name)
+        if s is None:
+            lines.append(f"| {LABELS[name]} | not run | | | | |")
+            continue
+        lines.append(f"| {LABELS[name]} | {_ms(s['ndcg@10'])} | {_ms(s['ndcg@10_all'])} | "
+                     f"{_ms(s['pairwise_accuracy'])} | {_ms(s['augmented_kept'], 0)} | "
+                     f"{_ms(s.get('gap_closed'), 2)} |")
+    lines += ["", f"Gap closed = (NDCG[method] - NDCG[few-label]) / (NDCG[full-label] - NDCG[few-label]) per seed "
+                  f"(PROTOCOL.md); ceiling: {agg.get('ceiling_source', '–')}."]
+    if agg.get("targets"):
+        lines += ["", "Targets of the issue (means over seeds):", ""]
+        lines += [f"- {t['what']}: {'met' if t['met'] else 'NOT met'} ({t['detail']})" for t in agg["targets"]]
+    for seed in seeds:
+        entry = report["seeds"][seed]
+        lines += ["", f"## Seed {seed}", "", "| stage | figures | wall time |", "| --- | --- | ---: |"]
+        for stage, figures in entry.get("stages", {}).items():
+            shown = ", ".join(f"{k} {_f(v, 2) if isinstance(v, float) else v}" for k, v in figures.items()
+                              if k != "seconds" and not isinstance(v, (dict, list)))
+            lines.append(f"| {stage} | {shown} | {eb._duration(figures.get('seconds'))} |")
+        lines.append("")
+        for name, paired in entry.get("paired", {}).items():
+            lines.append(f"- both - {name}, paired over {paired['queries']} headline queries: "
+                         f"{_f(paired['mean'])} ± {_f(paired['ci95'])} (95%)")
+        for variant, ledger in entry.get("ledgers", {}).items():
+            lines.append(f"- {variant}: {ledger['candidates']} candidates -> {ledger['kept']} kept; rejected "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(ledger["rejected"].items(), key=lambda kv: -kv[1])))
+    for note in report.get("notes", []):
+        lines += ["", note]
+    lines += ["", "## Settings", ""] + [f"- {k}: {v}" for k, v in report.get("settings", {}).items()]
+    lines += ["", "## Machine", ""] + [f"- {k}: {v}" for k, v in report.get("machine", {}).items()]
+    lines += ["", "## Commands", "", "```"] + report.get("commands", []) + ["```"]
+    return "\n".join(lines) + "\n"
+
+
+def render_plot(report: Dict[str, Any], path: str) -> None:
+    """PNG: NDCG@10 (headline) against the number of augmented samples kept, one point per seed and
+    method, with the baselines and the ceiling as horizontal lines (Pillow: no plotting library needed)."""
+    from PIL import Image, ImageDraw
+
+    points = [(entry["systems"][n].get("augmented_kept", 0), entry["systems"][n]["ndcg@10"], n)
+              for entry in report.get("seeds", {}).values() for n in ("few_label",) + tuple(VARIANTS)
+              if n in entry["systems"]]
+    lines = {n: s["ndcg@10"]["mean"] for n, s in report.get("aggregate", {}).get("systems", {}).items()
+             if n in BASELINES + ("full_label",)}
+    if not points:
+        return
+    width, height, left, right, top, bottom = 900, 560, 80, 230, 40, 60
+    ys = [p[1] for p in points] + list(lines.values())
+    y_lo, y_hi = min(ys) - 0.002, max(ys) + 0.002
+    x_hi = max(p[0] for p in points) * 1.08 or 1
+    sx = lambda x: left + (width - left - right) * x / x_hi  # noqa: E731
+    sy = lambda y: top + (height - top - bottom) * (y_hi - y) / (y_hi - y_lo)  # noqa: E731
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    for i in range(6):
+        y = y_lo + (y_hi - y_lo) * i / 5
+        draw.line([left - 4, sy(y), left, sy(y)], fill="black")
+        draw.text((8, sy(y) - 6), f"{y:.4f}", fill="black")
+        x = x_hi * i / 5
+        draw.line([sx(x), height - bottom, sx(x), height - bottom + 4], fill="black")
+        draw.text((sx(x) - 10, height - bottom + 8), f"{x:.0f}", fill="black")
+    draw.text((left, 12), "NDCG@10 (headline, dev split) vs augmented samples kept", fill="black")
+    draw.text((left + 200, height - 24), "augmented training samples kept (labelled: 2,557 pairs)", fill="black")
+    colours = {"few_label": "black", "generation": "darkorange", "retrieval": "royalblue", "both": "forestgreen",
+               "bm25": "gray", "zero_shot": "purple", "full_label": "firebrick"}
+    for name, y in lines.items():
+        draw.line([left, sy(y), width - right, sy(y)], fill=colours[name], width=1)
+        draw.text((width - right + 6, sy(y) - 6), f"{LABELS[name]} {y:.4f}", fill=colours[name])
+    for x, y, name in points:
+        draw.ellipse([sx(x) - 5, sy(y) - 5, sx(x) + 5, sy(y) + 5], fill=colours[name])
+    for i, name in enumerate(("few_label",) + tuple(VARIANTS)):
+        draw.ellipse([width - right + 6, height - bottom - 80 + 16 * i, width - right + 14,
+                      height - bottom - 72 + 16 * i], fill=colours[name])
+        draw.text((width - right + 20, height - bottom - 82 + 16 * i), LABELS[name], fill=colours[name])
+    image.save(path)
+
+
+def write(report: Dict[str, Any], output: str, name: str) -> None:
+    report["aggregate"] = aggregate(report)
+    report["updated"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    os.makedirs(output, exist_ok=True)
+    with open(os.path.join(output, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(output, f"{name}.md"), "w", encoding="utf-8") as f:
+        f.write(render_markdown(report))
+    render_plot(report, os.path.join(output, f"{name}.png"))
+
+
+# ------------------------------------------------------------------------------------------------ driver
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.augmentation_benchmark",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--output", required=True, help="folder for augmentation_benchmark.{json,md,png}")
+    parser.add_argument("--seeds", default="42,43,44", help="comma-separated training / generation seeds")
+    parser.add_argument("--systems", default=",".join(ALL_SYSTEMS), help=f"subset of {','.join(ALL_SYSTEMS)}")
+    parser.add_argument("--generate-products", type=int, default=400,
+                        help="catalogue products the LLM writes queries for, per seed")
+    parser.add_argument("--ceiling-from", default="",
+                        help="without full_label in --systems: the encoder benchmark's JSON whose ours_full "
+                             "NDCG@10 serves as the ceiling (same model code and hyper-parameters)")
+    parser.add_argument("--data", default=str(homedepot.DEFAULT_DIR), help="the homedepot folder")
+    parser.add_argument("--quick", action="store_true", help=f"smoke test on subsets: {QUICK}")
+    parser.add_argument("--render-only", action="store_true", help="re-render the MD and PNG from the JSON")
+    args = parser.parse_args(argv)
+    args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = set(args.systems) - set(ALL_SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    if any(s in VARIANTS for s in args.systems) and "few_label" not in args.systems:
+        parser.error("the augmentation systems need few_label (it is their teacher)")
+    return args
+
+
+def _load(path: str) -> Optional[Dict[str, Any]]:
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def run(args, argv: Sequence[str]) -> Dict[str, Any]:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    from components.teacher_labeling import filtering  # noqa: F401  (fails early if the project is broken)
+    from models import cross_encoder, features
+
+    name = RESULT_NAME + ("_quick" if args.quick else "")
+    log = lambda text: print(f"[augmentation_benchmark {time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
+    data = homedepot.load(args.data)
+    ids = eb.splits(data, False, 0)
+    if args.quick:
+        ids = {k: eb.sample_query_ids(v, QUICK[k.split("_")[0]], 0) for k, v in ids.items()}
+    dev = eb.select(data.pairs, ids["dev"])
+    few, full = eb.select(data.pairs, ids["few_label"]), eb.select(data.pairs, ids["full_label"])
+    catalog_ids = sorted(data.catalog)
+    if args.quick:  # the products of the quick subsets, plus a seeded sample of the rest
+        judged = {p.product_id for p in few + dev}
+        catalog_ids = sorted(judged | set(eb.sample_query_ids(catalog_ids, QUICK["catalog"], 0)))
+    command = "TF_USE_LEGACY_KERAS=1 .venv/bin/python -m benchmarks.augmentation_benchmark " + " ".join(argv)
+    report = _load(os.path.join(args.output, f"{name}.json")) or {
+        "quick": args.quick, "seeds": {}, "baselines": {}, "commands": [], "notes": []}
+    report.update(dev_queries=len(ids["dev"]), dev_pairs=len(dev), few_label_pairs=len(few),
+                  full_label_pairs=len(full), catalog_products=len(catalog_ids), machine=eb.machine_info(),
+                  headline_queries=metrics.evaluate(eb.judged(dev, [0.0] * len(dev)))["headline_queries"])
+    report["commands"] = report.get("commands", []) + [command]
+    hp = eb.our_hparams({"epochs": QUICK["epochs"]} if args.quick else {})
+    meaning = cross_encoder.score_meaning(hp)
+    from pipeline import configs
+    report["settings"] = {
+        "hparams (teacher and students; seed: the run's)": json.dumps({**hp, "seed": "per run"}, sort_keys=True),
+        "full-label hparams": json.dumps({**hp, **eb.FULL_LABEL_OVERRIDES, "seed": "per run"}, sort_keys=True),
+        "augmentation (pipeline/configs.py AUGMENTATION)": json.dumps(
+            {"retrieval": configs.AUGMENTATION.retrieval_args, "labeling": configs.AUGMENTATION.labeling_args,
+             "generation": {**configs.AUGMENTATION.generation_args, "seed": "per run",
+                            "max_products": QUICK["products"] if args.quick else args.generate_products,
+                            "backend_config": {**configs.AUGMENTATION.generation_args["backend_config"],
+                                               "n_threads": LLM_THREADS}}}, sort_keys=True, default=str),
+        "eval guard": "the 2,000 dev queries play the eval split: eval_query and eval_near_duplicate reject "
+                      "any candidate query equal or near to one",
+        "catalogue": f"{len(catalog_ids)} products indexed (exact cosine search)",
+    }
+    if args.ceiling_from and "full_label" not in args.systems:
+        ours_full = _load(args.ceiling_from)["systems"]["ours_full"]
+        report["ceiling"] = {"ndcg@10": ours_full["ndcg@10"],
+                             "source": f"{args.ceiling_from}: ours_full (seed {_load(args.ceiling_from)['seed']})"}
+
+    def finish(system: str, entry: Dict[str, Any], result: Dict[str, Any], pairs=dev) -> Dict[str, float]:
+        queries = eb.judged(pairs, result.pop("scores"))
+        figures = metrics.evaluate(queries)
+        result.update({k: v for k, v in figures.items() if k != "queries"})
+        result["load_average"] = eb._load_average()
+        entry["systems"][system] = result
+        write(report, args.output, name)
+        log(f"{system}: NDCG@10 {figures['ndcg@10']:.4f} all {figures['ndcg@10_all']:.4f} "
+            f"pairwise {figures['pairwise_accuracy']:.4f}")
+        return metrics.per_query_ndcg(queries)
+
+    per_query: Dict[str, Dict[str, float]] = {}
+    for system in BASELINES:
+        if system in args.systems:
+            log(f"{system} ...")
+            result = eb.run_bm25(data, dev) if system == "bm25" else eb.run_zero_shot(dev)
+            holder = {"systems": {}}
+            per_query[system] = finish(system, holder, result)
+            report["baselines"][system] = holder["systems"][system]
+            write(report, args.output, name)
+    trained = [s for s in args.systems if s in TRAINED]
+    if not trained:
+        return report
+    encoder_dir = eb._export_dir()
+    augmenter = None
+    for seed in args.seeds:
+        entry = report["seeds"][str(seed)] = {"systems": {}, "stages": {}, "ledgers": {}, "paired": {}}
+        teacher_score = None
+        if "few_label" in trained:
+            log(f"seed {seed}: few_label (the teacher) on {len(few)} pairs ...")
+            result = eb.run_ours(few, dev, {**hp, "seed": seed}, seed, {}, encoder_dir, keep_model=True)
+            teacher_score = eb.make_scorer(result.pop("model"), {})
+            result.update(labelled=len(few), augmented_kept=0)
+            entry["stages"]["train few_label"] = {"train_pairs": result["train_pairs"],
+                                                  "train_pairs_per_s": result["train_pairs_per_s"],
+                                                  "seconds": result["train_seconds"]}
+            per_query[f"few_label/{seed}"] = finish("few_label", entry, result)
+        variants = [v for v in VARIANTS if v in trained]
+        if variants:
+            if augmenter is None:
+                augmenter = Augmenter(data, catalog_ids, [p.query for p in dev], encoder_dir, log)
+                report["catalog_embedding"] = augmenter.timings["embed_catalog"]
+            entry["stages"]["embed catalogue + dev queries (once per run)"] = augmenter.timings["embed_catalog"]
+            labelled = labelled_rows(few)
+            generated = {"rows": [], "stats": {}}
+            if {"generation", "both"} & set(variants):
+                log(f"seed {seed}: generating queries for {args.generate_products} catalogue products ...")
+                generated = augmenter.generate(seed, args.generate_products if not args.quick else QUICK["products"],
+                                               sorted({p.query for p in few}))
+                entry["stages"]["generate queries (LLM)"] = {
+                    k: generated[k] for k in ("products", "seconds", "products_per_s", "queries_per_s")} | {
+                    "queries_kept": len(generated["rows"])}
+                entry["generation_stats"] = generated["stats"]
+                entry["generation_backend"] = generated["backend"]
+            found = augmenter.candidates(labelled, generated["rows"])
+            entry["stages"]["retrieve candidates"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
+            entry["candidate_stats"] = found["stats"]
+            labelling = augmenter.label(found["rows"], teacher_score, meaning)
+            entry["stages"]["teacher labels candidates"] = labelling
+            for variant in variants:
+                outcome = augmenter.select(found["rows"], VARIANTS[variant], labelled)
+                entry["ledgers"][variant] = {"candidates": len(outcome.kept) + len(outcome.rejected),
+                                             "kept": len(outcome.kept), "rejected": outcome.counts()}
+                kept = [augmented_pair(r) for r in outcome.kept]
+                weights = [1.0] * len(few) + [r[features.WEIGHT] for r in outcome.kept]
+                log(f"seed {seed}: {variant}: training on {len(few)} labelled + {len(kept)} augmented pairs ...")
+                result = eb.run_ours(few + kept, dev, {**hp, "seed": seed}, seed, {}, encoder_dir, weights=weights)
+                result.update(labelled=len(few), augmented_kept=len(kept))
+                entry["stages"][f"train {variant}"] = {"train_pairs": result["train_pairs"],
+                                                       "train_pairs_per_s": result["train_pairs_per_s"],
+                                                       "seconds": result["train_seconds"]}
+                per_query[f"{variant}/{seed}"] = finish(variant, entry, result)
+            if "both" in variants:
+                for other in ("bm25", "zero_shot", "few_label", "generation", "retrieval"):
+                    key = other if other in BASELINES else f"{other}/{seed}"
+                    if key in per_query:
+                        entry["paired"][other] = eb.paired_difference(per_query[f"both/{seed}"], per_query[key])
+                write(report, args.output, name)
+        if "full_label" in trained:
+            log(f"seed {seed}: full_label on {len(full)} pairs ...")
+            result = eb.run_ours(full, dev, {**hp, **eb.FULL_LABEL_OVERRIDES, "seed": seed}, seed, {}, encoder_dir)
+            result.update(labelled=len(full), augmented_kept=0)
+            finish("full_label", entry, result)
+    return report
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(argv)
+    name = RESULT_NAME + ("_quick" if args.quick else "")
+    if args.render_only:
+        report = _load(os.path.join(args.output, f"{name}.json"))
+        write(report, args.output, name)
+    else:
+        report = run(args, argv)
+    print(render_markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
