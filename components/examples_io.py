@@ -116,3 +116,13 @@ def prepare_output(artifact: types.Artifact, splits: Iterable[str]) -> Dict[str,
         directories[split] = artifact_utils.get_split_uri([artifact], split)
         tf.io.gfile.makedirs(directories[split])
     return directories
+
+
+def examples_artifact(uri: str, splits: Mapping[str, Iterable[Row]]) -> types.Artifact:
+    """A new Examples artifact at `uri` holding these rows per split (tests, tools, small inputs)."""
+    from tfx.types import standard_artifacts
+    artifact = standard_artifacts.Examples()
+    artifact.uri = uri
+    for split, directory in prepare_output(artifact, splits).items():
+        write_rows_locally(splits[split], directory)
+    return artifact

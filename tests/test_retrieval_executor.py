@@ -40,14 +40,6 @@ GENERATED = [
 ]
 
 
-def _examples(tmp_path, name, splits):
-    artifact = standard_artifacts.Examples()
-    artifact.uri = str(tmp_path / name)
-    for split, directory in examples_io.prepare_output(artifact, splits).items():
-        examples_io.write_rows_locally(splits[split], directory)
-    return artifact
-
-
 @pytest.fixture(scope="module")
 def encoder_handle():
     return export_encoder(default_export_dir())
@@ -57,9 +49,10 @@ def encoder_handle():
 def run(tmp_path_factory, encoder_handle):
     tmp_path = tmp_path_factory.mktemp("retrieval")
     inputs = {
-        "examples": [_examples(tmp_path, "labelled", {"train": LABELLED_TRAIN, "eval": LABELLED_EVAL})],
-        "catalog": [_examples(tmp_path, "catalog", {"train": CATALOG})],
-        "generated_queries": [_examples(tmp_path, "generated", {"train": GENERATED})],
+        "examples": [examples_io.examples_artifact(str(tmp_path / "labelled"),
+                                                   {"train": LABELLED_TRAIN, "eval": LABELLED_EVAL})],
+        "catalog": [examples_io.examples_artifact(str(tmp_path / "catalog"), {"train": CATALOG})],
+        "generated_queries": [examples_io.examples_artifact(str(tmp_path / "generated"), {"train": GENERATED})],
     }
     candidates_artifact = standard_artifacts.Examples()
     candidates_artifact.uri = str(tmp_path / "candidates")

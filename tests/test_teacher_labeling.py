@@ -112,14 +112,6 @@ class _OverlapTeacher(tf.Module):
         return {features.SCORE: tf.math.log(share) - tf.math.log1p(-share)}
 
 
-def _examples(tmp_path, name, splits):
-    artifact = standard_artifacts.Examples()
-    artifact.uri = str(tmp_path / name)
-    for split, directory in examples_io.prepare_output(artifact, splits).items():
-        examples_io.write_rows_locally(splits[split], directory)
-    return artifact
-
-
 def _raw(query_id, query, product_id, title, relevance):
     return {features.QUERY_ID: query_id, features.QUERY: query, features.PRODUCT_ID: product_id,
             features.PRODUCT_TITLE: title, features.RELEVANCE: relevance}
@@ -144,8 +136,9 @@ def labeled(tmp_path_factory):
     ]
     for row in candidates:  # the executor adds these itself
         del row[filtering.TEACHER_SCORE], row[filtering.EVAL_SIMILARITY]
-    inputs = {"examples": [_examples(tmp_path, "labelled", {"train": train, "eval": evaluation})],
-              "candidates": [_examples(tmp_path, "candidates", {"train": candidates})],
+    inputs = {"examples": [examples_io.examples_artifact(str(tmp_path / "labelled"),
+                                                         {"train": train, "eval": evaluation})],
+              "candidates": [examples_io.examples_artifact(str(tmp_path / "candidates"), {"train": candidates})],
               "teacher_model": [teacher]}
     output = standard_artifacts.Examples()
     output.uri = str(tmp_path / "augmented")

@@ -16,14 +16,12 @@ from components.augmentation.report import AugmentationReport
 from components.retrieval import candidates, executor
 
 
+# One execution parameter per candidates.Settings field (defaults and meaning documented there).
+_SETTINGS = {name: ExecutionParameter(type=type(value)) for name, value in vars(candidates.Settings()).items()}
+
+
 class RetrievalSpec(ComponentSpec):
-    PARAMETERS = {
-        "encoder_handle": ExecutionParameter(type=str),
-        "products_per_query": ExecutionParameter(type=int),
-        "neighbour_queries": ExecutionParameter(type=int),
-        "min_query_similarity": ExecutionParameter(type=float),
-        "hard_negatives": ExecutionParameter(type=int),
-    }
+    PARAMETERS = {"encoder_handle": ExecutionParameter(type=str), **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "catalog": ChannelParameter(type=standard_artifacts.Examples),
@@ -49,27 +47,22 @@ class Retrieval(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, catalog: types.BaseChannel, encoder_handle: str,
-                 generated_queries: Optional[types.BaseChannel] = None,
-                 products_per_query: int = candidates.Settings.products_per_query,
-                 neighbour_queries: int = candidates.Settings.neighbour_queries,
-                 min_query_similarity: float = candidates.Settings.min_query_similarity,
-                 hard_negatives: int = candidates.Settings.hard_negatives):
+                 generated_queries: Optional[types.BaseChannel] = None, **settings):
         """Args:
           examples: labelled Examples; only the `train` split is read.
           catalog: Examples of the unlabelled catalogue (product_id, product_title), every split.
           encoder_handle: path of a TF Hub style text encoder with an `embed` function.
           generated_queries: optional Examples of generated queries (query_id, query, product_id,
             product_title), split `train`.
-          products_per_query: nearest unjudged products per labelled query (0: off).
-          neighbour_queries: nearest labelled queries whose judged products are transferred (0: off).
-          min_query_similarity: cosine a neighbour query needs for label transfer.
-          hard_negatives: nearest non-source products per generated query (0: off).
+          **settings: overrides of candidates.Settings (products_per_query, neighbour_queries,
+            min_query_similarity, hard_negatives; a count of 0 switches that method off).
         """
+        unknown = set(settings) - set(_SETTINGS)
+        if unknown:
+            raise ValueError(f"Retrieval: unknown settings {sorted(unknown)}; known: {sorted(_SETTINGS)}")
         spec = RetrievalSpec(
             examples=examples, catalog=catalog, generated_queries=generated_queries,
-            encoder_handle=encoder_handle, products_per_query=products_per_query,
-            neighbour_queries=neighbour_queries, min_query_similarity=min_query_similarity,
-            hard_negatives=hard_negatives,
+            encoder_handle=encoder_handle, **vars(candidates.Settings(**settings)),
             candidates=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport))
         super().__init__(spec=spec)

@@ -103,11 +103,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         generated = input_dict.get("generated_queries") or []
         output = artifact_utils.get_single_instance(output_dict["candidates"])
         report_artifact = artifact_utils.get_single_instance(output_dict["report"])
-        settings = candidates_lib.Settings(
-            products_per_query=int(exec_properties["products_per_query"]),
-            neighbour_queries=int(exec_properties["neighbour_queries"]),
-            min_query_similarity=float(exec_properties["min_query_similarity"]),
-            hard_negatives=int(exec_properties["hard_negatives"]))
+        settings = candidates_lib.Settings(**{field.name: field.type(exec_properties[field.name])
+                                              for field in dataclasses.fields(candidates_lib.Settings)})
         encoder_handle = exec_properties["encoder_handle"]
         split_dir = examples_io.prepare_output(output, [TRAIN_SPLIT])[TRAIN_SPLIT]
         report_path = os.path.join(report_artifact.uri, report_lib.REPORT_FILE)
