@@ -3,6 +3,9 @@ import dataclasses
 import os
 import pathlib
 
+from components.retrieval import candidates
+from components.teacher_labeling import filtering
+
 PIPELINE_NAME = "search-relevance"
 MODEL_NAME = "search_ranker"  # TF Serving model name: <serving dir>/<MODEL_NAME>/<version>/
 
@@ -102,23 +105,14 @@ ENCODER_DIR = REPO_ROOT / ".cache" / "encoders" / "all-minilm-l6-v2"
 
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
+    """Override with dataclasses.replace, e.g. replace(AUGMENTATION, labeling=filtering.Settings(min_confidence=0.4))."""
     enabled: bool = True
     generation: bool = True  # LLM query generation (QG_* settings)
     encoder_handle: str = str(ENCODER_DIR)
-    # Retrieval (components/retrieval/candidates.py Settings); a count of 0 switches that method off.
-    products_per_query: int = 5
-    neighbour_queries: int = 3
-    min_query_similarity: float = 0.75
-    hard_negatives: int = 3
-    # TeacherLabeling (components/teacher_labeling/filtering.py Settings, documented there).
-    min_confidence: float = 0.2
-    round_trip_top_k: int = 1
-    retrieval_top_k: int = 20
-    max_per_query: int = 10
-    max_per_product: int = 10
-    eval_similarity: float = 0.95
-    weight_generated: float = 0.5
-    weight_retrieved: float = 0.5
+    # Retrieval and TeacherLabeling: their own Settings, where each default is documented; a count of 0
+    # switches a retrieval method off.
+    retrieval: candidates.Settings = candidates.Settings()
+    labeling: filtering.Settings = filtering.Settings(max_query_chars=QG_MAX_QUERY_CHARS)
     # QueryGeneration (components/query_generation/component.py).
     queries_per_product: int = QG_QUERIES_PER_PRODUCT
     max_products: int = QG_MAX_PRODUCTS
@@ -129,17 +123,13 @@ class Augmentation:
 
     @property
     def retrieval_args(self) -> dict:
-        return {"products_per_query": self.products_per_query, "neighbour_queries": self.neighbour_queries,
-                "min_query_similarity": self.min_query_similarity, "hard_negatives": self.hard_negatives}
+        return dataclasses.asdict(self.retrieval)
 
     @property
     def labeling_args(self) -> dict:
-        names = ("min_confidence", "round_trip_top_k", "retrieval_top_k", "max_per_query", "max_per_product",
-                 "eval_similarity", "weight_generated", "weight_retrieved")
         from models import cross_encoder  # imports TF: only when a pipeline is built, not with the configs
         # teacher_score: how TeacherLabeling turns the teacher's score into a soft label (its loss decides).
-        return {name: getattr(self, name) for name in names} | {
-            "max_query_chars": QG_MAX_QUERY_CHARS, "teacher_score": cross_encoder.score_meaning(TEACHER_HPARAMS)}
+        return dataclasses.asdict(self.labeling) | {"teacher_score": cross_encoder.score_meaning(TEACHER_HPARAMS)}
 
     @property
     def generation_args(self) -> dict:
