@@ -1,6 +1,8 @@
 """Command line: run the pipeline locally, print a run's summary, or score pairs with a pushed model.
 
   python -m pipeline run --runner local|beam --data DIR --output DIR [--workers N] [--beam-arg ARG]
+                        [--no-augmentation | --no-generation] [--on-llm-failure fail|skip]
+  python -m pipeline validate --data DIR --output DIR
   python -m pipeline summary --output DIR
   python -m pipeline score --model DIR --query TEXT --title TEXT [--title TEXT ...]
 """
@@ -33,6 +35,13 @@ def _parse(argv):
     run.add_argument("--no-augmentation", action="store_true",
                      help="train on the labelled data only (no teacher, generation, retrieval)")
     run.add_argument("--no-generation", action="store_true", help="augment by retrieval only (no LLM)")
+    run.add_argument("--on-llm-failure", choices=("fail", "skip"), default=configs.AUGMENTATION.on_backend_failure,
+                     help="when the LLM backend fails: fail the run, or skip generation (retrieval only)")
+
+    validate = commands.add_parser("validate", help="only validate a data drop (no training): row rules, "
+                                   "schema and drift checks; exits 1 with the reasons when it breaks them")
+    validate.add_argument("--data", default=str(configs.SAMPLE_DATA_DIR))
+    validate.add_argument("--output", required=True, help="pipeline root and MLMD of the validation run")
 
     summary = commands.add_parser("summary", help="print the summary of the latest run")
     summary.add_argument("--output", required=True)
@@ -47,7 +56,8 @@ def _parse(argv):
 def _augmentation(args) -> "configs.Augmentation":
     if args.no_augmentation:
         return configs.NO_AUGMENTATION
-    return dataclasses.replace(configs.AUGMENTATION, generation=not args.no_generation)
+    return dataclasses.replace(configs.AUGMENTATION, generation=not args.no_generation,
+                               on_backend_failure=args.on_llm_failure)
 
 
 def main(argv=None) -> int:
@@ -64,6 +74,16 @@ def main(argv=None) -> int:
                     enable_cache=not args.no_cache, overrides={"train_steps": args.train_steps, "augmentation": _augmentation(args)})
         print(summary.render(summary.collect(output)))
         print(f"Wall time: {time.time() - started:.0f} s")
+    elif args.command == "validate":
+        from components.anomalies_gate.executor import DataAnomaliesError
+        from components.search_log_example_gen.rules import InvalidSearchLogError
+        from pipeline import runners
+        try:
+            runners.validate("local", args.data, os.path.abspath(args.output), runners.beam_args(1))
+        except (InvalidSearchLogError, DataAnomaliesError) as error:
+            print(f"Data drop REJECTED: {error}")
+            return 1
+        print(f"Data drop {args.data}: valid (row rules, schema, drift checks)")
     elif args.command == "summary":
         from pipeline import summary
         print(summary.render(summary.collect(args.output)))

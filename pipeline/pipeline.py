@@ -2,10 +2,14 @@
 from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
+from google.protobuf import text_format
 from ml_metadata.proto import metadata_store_pb2
+from tensorflow_data_validation.anomalies.proto import custom_validation_config_pb2
 from tfx import v1 as tfx
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.atomic_pusher.component import Pusher
+from components.example_validator.component import ExampleValidator
 from components.query_generation.component import QueryGeneration, catalog_example_gen
 from components.retrieval.component import Retrieval
 from components.search_log_example_gen.component import SearchLogExampleGen
@@ -23,14 +27,17 @@ def example_gen_output_config() -> tfx.proto.Output:
 
 
 def eval_config(gated: bool = True) -> tfma.EvalConfig:
-    """NDCG@k and the first relevant position per query; NDCG@10 gates blessing (unless not gated: the
-    teacher's evaluation only reports)."""
+    """NDCG@k and the first relevant position per query; NDCG@10 and the eval row count gate blessing (unless
+    not gated: the teacher's evaluation only reports)."""
     ndcg = f'"gain_key": "{features.RELEVANCE}"'
     blessing_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": configs.MIN_NDCG}),
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER,
             absolute={"value": -configs.MAX_NDCG_DROP}))
+    # Too few eval rows and a good NDCG@10 may be luck: not blessed, whatever the NDCG.
+    enough_examples = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": configs.MIN_EVAL_EXAMPLES}))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=features.RELEVANCE,
                                     prediction_key=features.SCORE)],
@@ -49,11 +56,58 @@ def eval_config(gated: bool = True) -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 query_key=features.QUERY_ID,
                 metrics=[tfma.MetricConfig(class_name="MinLabelPosition")]),
-            tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount")]),
+            tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount",
+                                                        threshold=enough_examples if gated else None)]),
         ],
         slicing_specs=[tfma.SlicingSpec()],
         # The Keras loss and metrics compare the raw grade with a score on another scale: misleading here.
         options=tfma.Options(include_default_metrics={"value": False}),
+    )
+
+
+def custom_validation_config() -> custom_validation_config_pb2.CustomValidationConfig:
+    """The drift checks of schemas/ (SQL on each split's statistics), read at build time: the proto travels
+    in the pipeline definition, so a compiled Kubeflow job needs no file of this checkout."""
+    text = (configs.SCHEMA_DIR / configs.CUSTOM_VALIDATIONS_FILE).read_text(encoding="utf-8")
+    return text_format.Parse(text, custom_validation_config_pb2.CustomValidationConfig())
+
+
+def data_validation(data_root: str) -> list:
+    """The nodes that stop a run on bad data before any training, in order: SearchLogExampleGen (row rules,
+    quarantine) -> StatisticsGen -> ImportSchemaGen -> ExampleValidator (schema and SQL drift checks) ->
+    AnomaliesGate (raises, naming split and feature). Downstream nodes depend on the gate (the last one)."""
+    example_gen = SearchLogExampleGen(
+        input_base=data_root,
+        input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name="search_log", pattern=configs.SEARCH_LOG_PATTERN)]),
+        output_config=example_gen_output_config(),
+        max_quarantine_fraction=configs.MAX_QUARANTINE_FRACTION,
+        max_text_chars=configs.MAX_TEXT_CHARS)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(configs.SCHEMA_DIR / configs.SCHEMA_FILE))
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        custom_validation_config=custom_validation_config())
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
+                                   statistics=statistics_gen.outputs["statistics"])
+    return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate]
+
+
+def create_validation_pipeline(
+    data_root: str,
+    pipeline_root: str,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """Only the data validation of create_pipeline: checks a new data drop without training anything."""
+    return tfx.dsl.Pipeline(
+        pipeline_name=configs.VALIDATION_PIPELINE_NAME,
+        pipeline_root=pipeline_root,
+        components=data_validation(data_root),
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [],
     )
 
 
@@ -69,20 +123,8 @@ def create_pipeline(
     augmentation: configs.Augmentation = configs.AUGMENTATION,
 ) -> tfx.dsl.Pipeline:
     """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> Pusher."""
-    example_gen = SearchLogExampleGen(
-        input_base=data_root,
-        input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name="search_log", pattern=configs.SEARCH_LOG_PATTERN)]),
-        output_config=example_gen_output_config(),
-        max_quarantine_fraction=configs.MAX_QUARANTINE_FRACTION,
-        max_text_chars=configs.MAX_TEXT_CHARS)
-
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=str(configs.SCHEMA_DIR / configs.SCHEMA_FILE))
-    example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
-    components = [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate]
+    components = data_validation(data_root)
+    example_gen, schema_gen, anomalies_gate = components[0], components[2], components[-1]
 
     training_examples, training_schema = example_gen.outputs["examples"], schema_gen.outputs["schema"]
     if augmentation.enabled:
@@ -121,7 +163,8 @@ def create_pipeline(
         example_splits=[configs.EVAL_SPLIT],
         eval_config=eval_config())
 
-    pusher = tfx.components.Pusher(
+    # TFX's Pusher with an atomic push: a server never lists a half-copied version (components/atomic_pusher).
+    pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(

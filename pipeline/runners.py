@@ -27,9 +27,8 @@ def beam_args(workers: int, extra: Optional[List[str]] = None) -> List[str]:
 def run(runner: str, data_root: str, output_dir: str, beam_pipeline_args: List[str],
         enable_cache: bool = True, overrides: Optional[Dict] = None) -> None:
     """Builds the pipeline with MLMD in SQLite under output_dir and runs it with the named runner."""
-    if runner not in RUNNERS:
-        raise ValueError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
-    pipeline = search_pipeline.create_pipeline(
+    _check_runner(runner)
+    _orchestrate(runner, search_pipeline.create_pipeline(
         data_root=data_root,
         pipeline_root=configs.pipeline_root(output_dir),
         serving_model_dir=configs.serving_model_dir(output_dir),
@@ -37,7 +36,29 @@ def run(runner: str, data_root: str, output_dir: str, beam_pipeline_args: List[s
             configs.metadata_path(output_dir)),
         beam_pipeline_args=beam_pipeline_args,
         enable_cache=enable_cache,
-        **(overrides or {}))
+        **(overrides or {})))
+
+
+def validate(runner: str, data_root: str, output_dir: str, beam_pipeline_args: List[str],
+             enable_cache: bool = True) -> None:
+    """Runs only the data validation (ExampleGen .. AnomaliesGate) on a data drop, laid out as run() lays
+    out its output; raises as the full run would (InvalidSearchLogError, DataAnomaliesError)."""
+    _check_runner(runner)
+    _orchestrate(runner, search_pipeline.create_validation_pipeline(
+        data_root=data_root,
+        pipeline_root=configs.pipeline_root(output_dir),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            configs.metadata_path(output_dir)),
+        beam_pipeline_args=beam_pipeline_args,
+        enable_cache=enable_cache))
+
+
+def _check_runner(runner: str) -> None:
+    if runner not in RUNNERS:
+        raise ValueError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
+
+
+def _orchestrate(runner: str, pipeline: tfx.dsl.Pipeline) -> None:
     # BeamDagRunner's orchestrating pipeline (and any library's bare beam.Pipeline()) takes Beam's
     # default runner: make it the local engine too, for the Prism reason above. Passing
     # beam_orchestrator_args instead would select TFX's legacy, non-IR BeamDagRunner.

@@ -92,10 +92,15 @@ def collect(output_dir: str) -> dict:
         metrics[TEACHER] = overall_metrics(record.output("TeacherEvaluator", "evaluation").uri)[CANDIDATE]
         with open(os.path.join(record.output("TeacherLabeling", "report").uri, REPORT_FILE), encoding="utf-8") as f:
             augmentation = json.load(f)
+    generation = None
+    if record.ran("QueryGeneration"):
+        with open(os.path.join(record.output("QueryGeneration", "report").uri, REPORT_FILE), encoding="utf-8") as f:
+            generation = json.load(f)
     return {
         "splits": split_sizes(record.output("StatisticsGen", "statistics").uri),
         "metrics": metrics,
         "augmentation": augmentation,
+        "generation": generation,
         "blessed": blessing.custom_properties["blessed"].int_value == 1,
         "validation_failures": validation_failures(evaluation),
         "pushed": bool(pushed_props) and pushed_props["pushed"].int_value == 1,
@@ -116,6 +121,16 @@ def _metrics_lines(metrics: Dict[str, Dict[str, float]]) -> List[str]:
     return lines
 
 
+def _generation_lines(report: Optional[dict]) -> List[str]:
+    if not report:
+        return []
+    if report.get("generation_skipped"):
+        return [f"Query generation SKIPPED (the LLM backend failed; retrieval-only augmentation): "
+                f"{report.get('backend_error')}"]
+    return [f"Query generation: {report['candidates']['kept']} queries for {report['products_selected']} "
+            f"products ({report['completions']} completions, {report['queries_per_second']:.2f} queries/s)"]
+
+
 def render(outcome: dict) -> str:
     """The summary a person reads at the end of `python -m pipeline run`."""
     lines = ["", "=" * 72, f"Run summary: {configs.PIPELINE_NAME}", "=" * 72, "Examples per split:"]
@@ -128,6 +143,7 @@ def render(outcome: dict) -> str:
                   f"{report['labelled_train_rows']} labelled + {report['kept']} augmented"]
         lines += [f"  rejected {reason}: {count}" for reason, count in sorted(
             report["rejected_by_reason"].items(), key=lambda kv: -kv[1])]
+    lines += _generation_lines(outcome.get("generation"))
     lines += ["Evaluation on the eval split (per-query ranking metrics; teacher = the augmentation's "
               "teacher):" if report else "Evaluation on the eval split (per-query ranking metrics):"]
     lines += _metrics_lines(outcome["metrics"])

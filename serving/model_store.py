@@ -2,10 +2,12 @@
 version lands (`<base>/<version>/saved_model.pb`, versions are integers, the largest wins, like TF Serving's
 default "latest" version policy).
 
-A version counts once its saved_model.pb exists: TFX's Pusher copies that file last, the convention TF Serving
-relies on too. A new version is loaded fully (SavedModel and signatures) before the switch; until then, and if
-it fails to load (e.g. still being copied by another tool), the current one keeps serving and the load is
-retried on the next poll.
+A version counts once its saved_model.pb exists: the pipeline's Pusher (components/atomic_pusher) renames a
+fully copied version into place, and TFX's stock Pusher copies that file last, the convention TF Serving relies
+on too. Other entries of the base directory are skipped, such as the Pusher's hidden staging directories
+(`.push-<version>-<random>`). A new version is loaded fully (SavedModel and signatures) before the switch;
+until then, and if it fails to load (e.g. still being copied by another tool), the current one keeps serving
+and the load is retried on the next poll.
 """
 import dataclasses
 import logging
@@ -28,11 +30,13 @@ class LoadedVersion:
 
 
 def list_versions(base_path: str) -> List[int]:
-    """Numeric subdirectories holding a saved_model.pb, ascending."""
+    """Numeric subdirectories holding a saved_model.pb, ascending; hidden or staging folders are not numbers."""
     versions = []
     for entry in tf.io.gfile.listdir(base_path):
         name = entry.strip("/")
-        if name.isdigit() and tf.io.gfile.exists(os.path.join(base_path, name, "saved_model.pb")):
+        # isascii: str.isdigit() also accepts digits int() refuses (e.g. "²").
+        if name.isascii() and name.isdigit() and tf.io.gfile.exists(
+                os.path.join(base_path, name, "saved_model.pb")):
             versions.append(int(name))
     return sorted(versions)
 

@@ -41,3 +41,26 @@ def test_out_of_scale_label_stops_the_run_naming_split_and_feature(tmp_path):
     with pytest.raises(executor.DataAnomaliesError, match=r"split 'eval', feature 'relevance'") as error:
         executor.Executor().Do({"anomalies": [artifact]}, {}, {})
     assert "split 'train'" not in str(error.value)
+
+
+def _statistics_artifact(tmp_path, frames):
+    """An ExampleStatistics artifact laid out as StatisticsGen writes it (Split-<name>/FeatureStats.pb)."""
+    artifact = standard_artifacts.ExampleStatistics()
+    artifact.uri = str(tmp_path / "statistics")
+    artifact.split_names = artifact_utils.encode_split_names(list(frames))
+    for split, frame in frames.items():
+        split_dir = os.path.join(artifact.uri, f"Split-{split}")
+        os.makedirs(split_dir)
+        with open(os.path.join(split_dir, "FeatureStats.pb"), "wb") as f:
+            f.write(tfdv.generate_statistics_from_dataframe(frame).SerializeToString())
+    return artifact
+
+
+def test_with_statistics_the_error_shows_the_observed_figures(tmp_path):
+    frames = {"train": _rows([3.0, 1.0]), "eval": _rows([0.0, 7.0])}
+    anomalies = _anomalies_artifact(tmp_path / "anomalies", frames)
+    statistics = _statistics_artifact(tmp_path, frames)
+    with pytest.raises(executor.DataAnomaliesError) as error:
+        executor.Executor().Do({"anomalies": [anomalies], "statistics": [statistics]}, {}, {})
+    assert "split 'eval', feature 'relevance': Out-of-range values [observed: min 0, max 7, mean 3.5]" in str(
+        error.value)

@@ -268,6 +268,22 @@ def test_duplicate_resolution_does_not_depend_on_row_order():
                                            ("b.csv", 10)))}
 
 
+def test_a_query_id_in_two_files_lands_in_one_split(tmp_path):
+    # Data that arrives pre-split (a train and an eval file) with each query in both: the files are one input
+    # split and the output splits are by hash of query_id, so every query lands wholly in one split.
+    queries = range(40)
+    _write(tmp_path, "search_log_train.csv", [f"q{i},query {i},p{i}a,Title {i} a,3.0" for i in queries])
+    _write(tmp_path, "search_log_eval.csv", [f"q{i},query {i},p{i}b,Title {i} b,0.0" for i in queries])
+    examples, ledger, quarantined = _run(tmp_path)
+    assert quarantined == [] and ledger["rows_kept"] == 80
+    splits_of = {}
+    for split in configs.SPLIT_BUCKETS:
+        for row in _examples(examples, split):
+            splits_of.setdefault(row[features.QUERY_ID], []).append(split)
+    assert len(splits_of) == 40 and all(splits == [splits[0]] * 2 for splits in splits_of.values())
+    assert all(ledger["kept_per_split"].values())  # both splits are used
+
+
 def test_query_id_with_two_texts_quarantines_all_its_rows(tmp_path):
     _write(tmp_path, "search_log.csv", GOOD + ["q2,thermos,p5,Steel thermos,3.0"])
     _, ledger, quarantined = _run(tmp_path)

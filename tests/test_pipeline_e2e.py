@@ -61,6 +61,7 @@ def test_model_is_blessed_and_pushed_in_tf_serving_layout(output_dir):
     assert outcome["splits"]["train"]["rows"] + outcome["splits"]["eval"]["rows"] == 888
     rendered = summary.render(outcome)
     assert "Blessed: yes" in rendered and version_dir in rendered
+    assert f"Query generation: {outcome['generation']['candidates']['kept']} queries for" in rendered
 
 
 def _relevant_and_irrelevant_pairs(sample_data_dir):

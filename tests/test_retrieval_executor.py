@@ -135,3 +135,24 @@ def test_text_encoder_keeps_the_callers_order_while_batching_by_length():
     alone = np.concatenate([encoder.embed([text]) for text in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert together.shape[0] == len(texts) and not np.allclose(together[1], together[3])
+
+
+def test_the_searched_title_is_the_embedded_one_catalogue_first():
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    def row(product_id, title):
+        return {features.PRODUCT_ID: product_id, features.PRODUCT_TITLE: title, features.QUERY_ID: "q",
+                features.QUERY: "q text"}
+    catalog = [row("p1", "Catalogue title"), row("p2", "b title"), row("p2", "a title")]
+    labelled = [row("p1", "Log title"), row("p3", "Only in the log")]
+    generated = [row("p1", "Generator input")]
+    titles = executor._product_titles(labelled, catalog, generated)
+    assert titles == {"p1": "Catalogue title", "p2": "a title", "p3": "Only in the log"}
+    with beam.Pipeline() as pipeline:
+        def create(name, rows):
+            return pipeline | name >> beam.Create(rows)
+        texts = executor._texts_to_embed(create("L", labelled), create("C", catalog), create("G", generated))
+        products = texts | beam.Filter(lambda kv: kv[0][0] == executor._PRODUCT) | beam.Map(
+            lambda kv: (kv[0][1], kv[1]))
+        assert_that(products, equal_to(sorted(titles.items())))

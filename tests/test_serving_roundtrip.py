@@ -183,7 +183,7 @@ def test_unknown_model_version_or_path_is_404(server, path):
 
 
 def test_a_new_version_is_picked_up(server, base_dir, pairs):
-    """Runs last: copies the model in as a higher version, as the Pusher does (no atomic rename)."""
+    """Runs last: copies the model in as a higher version, file by file as TFX's stock Pusher does (no rename)."""
     old = _version_dirs(base_dir)[-1]
     new = old + 1
     _, before, _ = _call(f"{server}/v1/models/{MODEL}:predict", _text_request(pairs))

@@ -32,6 +32,12 @@ def test_versions_are_numeric_folders_with_a_saved_model(base):
     assert model_store.list_versions(str(base)) == [1]
 
 
+def test_hidden_and_staging_folders_are_not_versions(base):
+    _save(base / ".push-9999999999-0123abcd")  # a complete model the Pusher has not renamed into place yet
+    _save(base / "²")  # a digit to str.isdigit(), not to int()
+    assert model_store.list_versions(str(base)) == [1]
+
+
 def test_a_half_written_version_is_not_served_until_complete(base):
     store = model_store.ModelStore("tiny", str(base))
     assert store.refresh() and store.current().version == 1

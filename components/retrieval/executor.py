@@ -45,13 +45,20 @@ class _Embed(beam.DoFn):
             yield key, vector
 
 
+# Which title of a product is searched (and embedded) when sources disagree: the catalogue's, then the
+# labelled log's, then the generator's input; among titles of one source, the smallest (deterministic
+# whatever order Beam delivers rows in).
+_CATALOG_FIRST = {"catalog": 0, "labelled": 1, "generated": 2}
+
+
 def _product_titles(labelled: Iterable[dict], catalog: Iterable[dict], generated: Iterable[dict]) -> Dict[str, str]:
-    """{product id: title}; the catalogue's title wins, then the labelled log's, then the generator's input."""
-    titles: Dict[str, str] = {}
-    for rows in (generated, labelled, catalog):
-        for row in sorted(rows, key=lambda r: r[features.PRODUCT_ID]):
-            titles[row[features.PRODUCT_ID]] = row[features.PRODUCT_TITLE]
-    return titles
+    """{product id: title} by the _CATALOG_FIRST rule."""
+    best: Dict[str, Tuple[int, str]] = {}
+    for source, rows in (("catalog", catalog), ("labelled", labelled), ("generated", generated)):
+        for row in rows:
+            choice = (_CATALOG_FIRST[source], row[features.PRODUCT_TITLE])
+            best[row[features.PRODUCT_ID]] = min(best.get(row[features.PRODUCT_ID], choice), choice)
+    return {product_id: title for product_id, (_, title) in best.items()}
 
 
 def _search(_, labelled, catalog, generated, vectors, settings: candidates_lib.Settings):
@@ -85,11 +92,19 @@ def _texts_to_embed(labelled, catalog, generated):
         lambda r: ((_LABELLED, r[features.QUERY_ID]), r[features.QUERY])))
     generated_queries = (generated | "GeneratedQueries" >> beam.Map(
         lambda r: ((_GENERATED, r[features.QUERY_ID]), r[features.QUERY])))
-    products = ((labelled, catalog, generated) | "AllProducts" >> beam.Flatten()
-                | "ProductTitles" >> beam.Map(lambda r: ((_PRODUCT, r[features.PRODUCT_ID]), r[features.PRODUCT_TITLE])))
-    # One text per key (a product listed twice is embedded once; its catalogue title is the one searched).
-    return ((labelled_queries, generated_queries, products) | "AllTexts" >> beam.Flatten()
-            | "OnePerKey" >> beam.CombinePerKey(lambda texts: min(texts)))
+
+    def product_texts(rows, source):
+        return rows | f"{source}Titles" >> beam.Map(
+            lambda r: ((_PRODUCT, r[features.PRODUCT_ID]), (_CATALOG_FIRST[source], r[features.PRODUCT_TITLE])))
+
+    # One title per product, the one _product_titles picks (the one searched is the one embedded).
+    products = ((product_texts(catalog, "catalog"), product_texts(labelled, "labelled"),
+                 product_texts(generated, "generated")) | "AllProducts" >> beam.Flatten()
+                | "OneTitlePerProduct" >> beam.CombinePerKey(min) | "Title" >> beam.MapTuple(lambda k, v: (k, v[1])))
+    # A query id has one text (ExampleGen's rule; generated ids are unique): min only makes it deterministic.
+    queries = ((labelled_queries, generated_queries) | "AllQueries" >> beam.Flatten()
+               | "OnePerQuery" >> beam.CombinePerKey(min))
+    return (queries, products) | "AllTexts" >> beam.Flatten()
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
