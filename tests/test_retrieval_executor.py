@@ -45,9 +45,8 @@ def encoder_handle():
     return export_encoder(default_export_dir())
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, encoder_handle):
-    tmp_path = tmp_path_factory.mktemp("retrieval")
+def run_retrieval(tmp_path, encoder_handle):
+    """Runs the executor on the rows above under tmp_path: (candidate rows, report, candidates artifact)."""
     inputs = {
         "examples": [examples_io.examples_artifact(str(tmp_path / "labelled"),
                                                    {"train": LABELLED_TRAIN, "eval": LABELLED_EVAL})],
@@ -64,6 +63,11 @@ def run(tmp_path_factory, encoder_handle):
     executor.Executor().Do(inputs, {"candidates": [candidates_artifact], "report": [report]}, properties)
     rows = list(examples_io.read_rows(examples_io.split_pattern(candidates_artifact, "train")))
     return rows, report_lib.read_report(report), candidates_artifact
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, encoder_handle):
+    return run_retrieval(tmp_path_factory.mktemp("retrieval"), encoder_handle)
 
 
 def test_catalog_neighbours_are_unjudged_and_relevant(run):

@@ -117,9 +117,8 @@ def _raw(query_id, query, product_id, title, relevance):
             features.PRODUCT_TITLE: title, features.RELEVANCE: relevance}
 
 
-@pytest.fixture(scope="module")
-def labeled(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("teacher_labeling")
+def run_labeling(tmp_path):
+    """Runs the executor (overlap teacher, four candidates) under tmp_path: (train rows, eval rows, report)."""
     teacher = standard_artifacts.Model()
     teacher.uri = str(tmp_path / "teacher")
     module = _OverlapTeacher()
@@ -148,6 +147,11 @@ def labeled(tmp_path_factory):
     executor.Executor().Do(inputs, {"augmented_examples": [output], "report": [report]}, properties)
     read = lambda split: list(examples_io.read_rows(examples_io.split_pattern(output, split)))  # noqa: E731
     return read("train"), read("eval"), report
+
+
+@pytest.fixture(scope="module")
+def labeled(tmp_path_factory):
+    return run_labeling(tmp_path_factory.mktemp("teacher_labeling"))
 
 
 def test_executor_writes_labelled_plus_kept_and_eval_untouched(labeled):
