@@ -289,9 +289,11 @@ def render_plot(report: Dict[str, Any], path: str) -> None:
               if n in entry["systems"]]
     lines = {n: s["ndcg@10"]["mean"] for n, s in report.get("aggregate", {}).get("systems", {}).items()
              if n in BASELINES + ("full_label",)}
+    if "full_label" not in lines and report.get("ceiling"):  # the ceiling of another run (--ceiling-from)
+        lines["full_label"] = report["ceiling"]["ndcg@10"]
     if not points:
         return
-    width, height, left, right, top, bottom = 900, 560, 80, 230, 40, 60
+    width, height, left, right, top, bottom = 900, 560, 80, 230, 40, 60  # pixels: canvas and margins
     ys = [p[1] for p in points] + list(lines.values())
     y_lo, y_hi = min(ys) - 0.002, max(ys) + 0.002
     x_hi = max(p[0] for p in points) * 1.08 or 1
@@ -316,10 +318,9 @@ def render_plot(report: Dict[str, Any], path: str) -> None:
         draw.text((width - right + 6, sy(y) - 6), f"{LABELS[name]} {y:.4f}", fill=colours[name])
     for x, y, name in points:
         draw.ellipse([sx(x) - 5, sy(y) - 5, sx(x) + 5, sy(y) + 5], fill=colours[name])
-    for i, name in enumerate(("few_label",) + tuple(VARIANTS)):
-        draw.ellipse([width - right + 6, height - bottom - 80 + 16 * i, width - right + 14,
-                      height - bottom - 72 + 16 * i], fill=colours[name])
-        draw.text((width - right + 20, height - bottom - 82 + 16 * i), LABELS[name], fill=colours[name])
+    for i, name in enumerate(("few_label",) + tuple(VARIANTS)):  # legend, in the top-right corner
+        draw.ellipse([width - right + 6, top + 4 + 16 * i, width - right + 14, top + 12 + 16 * i], fill=colours[name])
+        draw.text((width - right + 20, top + 2 + 16 * i), LABELS[name], fill=colours[name])
     image.save(path)
 
 
