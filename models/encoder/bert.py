@@ -4,6 +4,7 @@ Matches transformers' BertModel numerically: exact (erf) GELU, LayerNorm eps fro
 additive attention mask, dropout only when training=True. Variable names read like bert/layer_0/query/kernel.
 """
 import math
+import zlib
 from typing import Dict
 
 import numpy as np
@@ -37,8 +38,12 @@ class LayerNorm(tf.Module):
         return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
 
 
-def _dropout(x, rate: float, training: bool):
-    return tf.nn.dropout(x, rate=rate) if training and rate > 0 else x
+def _dropout(x, rate: float, training: bool, site: str):
+    """Dropout with a fixed op seed per call site: the exported SavedModel's random ops would otherwise carry
+    seed 0, and fine-tuning could not repeat itself (keras' set_random_seed does not reach inside it)."""
+    if not training or rate <= 0:
+        return x
+    return tf.nn.dropout(x, rate=rate, seed=zlib.crc32(site.encode()) & 0x7FFFFFFF)
 
 
 class TransformerLayer(tf.Module):
@@ -71,13 +76,13 @@ class TransformerLayer(tf.Module):
     def __call__(self, x, attention_bias, training: bool):
         q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
         scores = tf.matmul(q, k, transpose_b=True) / math.sqrt(self.head_size) + attention_bias
-        probs = _dropout(tf.nn.softmax(scores, axis=-1), self.attention_dropout, training)
+        probs = _dropout(tf.nn.softmax(scores, axis=-1), self.attention_dropout, training, f"{self.name}/probs")
         context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
         context = tf.reshape(context, tf.shape(x))
-        attended = _dropout(self.attention_output(context), self.hidden_dropout, training)
+        attended = _dropout(self.attention_output(context), self.hidden_dropout, training, f"{self.name}/attended")
         x = self.attention_norm(x + attended)
         hidden = tf.nn.gelu(self.intermediate(x), approximate=False)
-        return self.output_norm(x + _dropout(self.output(hidden), self.hidden_dropout, training))
+        return self.output_norm(x + _dropout(self.output(hidden), self.hidden_dropout, training, f"{self.name}/output"))
 
 
 class BertEncoder(tf.Module):
@@ -103,7 +108,7 @@ class BertEncoder(tf.Module):
         x = (tf.gather(self.word_embeddings, input_word_ids)
              + tf.gather(self.token_type_embeddings, input_type_ids)
              + self.position_embeddings[tf.newaxis, :length])
-        x = _dropout(self.embedding_norm(x), self.hidden_dropout, training)
+        x = _dropout(self.embedding_norm(x), self.hidden_dropout, training, f"{self.name}/embeddings")
         # Padded keys get a large negative score, as HF's extended attention mask does.
         mask = tf.cast(input_mask, x.dtype)[:, tf.newaxis, tf.newaxis, :]
         attention_bias = (1.0 - mask) * x.dtype.min
