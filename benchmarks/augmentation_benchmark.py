@@ -148,26 +148,23 @@ class Augmenter:
         return {"rows": rows, "stats": stats.as_dict(), "seconds": time.perf_counter() - start}
 
     def label(self, rows: List[dict], teacher_score, meaning: str) -> Dict[str, Any]:
-        """Adds the teacher's gain and the nearest dev query's similarity to each candidate (TeacherLabeling)."""
+        """The candidates with the teacher's gain and their query's nearest dev query (TeacherLabeling's
+        `annotate`), and the stage's timings."""
         import tensorflow as tf
 
-        from components.teacher_labeling import filtering
+        from components.teacher_labeling.executor import annotate
         from models import features
 
         start = time.perf_counter()
         scores = []
         for first in range(0, len(rows), eb.SCORE_BATCH):
             batch = rows[first:first + eb.SCORE_BATCH]
-            scores += teacher_score(tf.constant([r[features.QUERY] for r in batch]),
-                                    tf.constant([r[features.PRODUCT_TITLE] for r in batch])).numpy().reshape(-1).tolist()
+            batch_scores = teacher_score(tf.constant([r[features.QUERY] for r in batch]),
+                                         tf.constant([r[features.PRODUCT_TITLE] for r in batch]))
+            scores += batch_scores.numpy().reshape(-1).tolist()
         score_seconds = time.perf_counter() - start
-        queries = sorted({r[features.QUERY] for r in rows})
-        nearest = (self.encoder.embed(queries) @ self.dev_vectors.T).max(axis=1) if queries else []
-        nearest = dict(zip(queries, nearest))
-        for row, score in zip(rows, scores):
-            row[filtering.TEACHER_SCORE] = filtering.gain_of(float(score), meaning)
-            row[filtering.EVAL_SIMILARITY] = float(nearest[row[features.QUERY]])
-        return {"pairs": len(rows), "score_seconds": score_seconds,
+        labelled = annotate(rows, scores, meaning, self.encoder, self.dev_vectors)
+        return {"rows": labelled, "pairs": len(rows), "score_seconds": score_seconds,
                 "scored_pairs_per_s": len(rows) / score_seconds if score_seconds else math.nan,
                 "seconds": time.perf_counter() - start}
 
@@ -410,9 +407,9 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
         "catalogue": f"{len(catalog_ids)} products indexed (exact cosine search)",
     }
     if args.ceiling_from and "full_label" not in args.systems:
-        ours_full = _load(args.ceiling_from)["systems"]["ours_full"]
-        report["ceiling"] = {"ndcg@10": ours_full["ndcg@10"],
-                             "source": f"{args.ceiling_from}: ours_full (seed {_load(args.ceiling_from)['seed']})"}
+        encoder_report = _load(args.ceiling_from)
+        report["ceiling"] = {"ndcg@10": encoder_report["systems"]["ours_full"]["ndcg@10"],
+                             "source": f"{args.ceiling_from}: ours_full (seed {encoder_report['seed']})"}
 
     def finish(system: str, entry: Dict[str, Any], result: Dict[str, Any], pairs=dev) -> Dict[str, float]:
         queries = eb.judged(pairs, result.pop("scores"))
@@ -472,9 +469,10 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
             entry["stages"]["retrieve candidates"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
             entry["candidate_stats"] = found["stats"]
             labelling = augmenter.label(found["rows"], teacher_score, meaning)
+            scored = labelling.pop("rows")
             entry["stages"]["teacher labels candidates"] = labelling
             for variant in variants:
-                outcome = augmenter.select(found["rows"], VARIANTS[variant], labelled)
+                outcome = augmenter.select(scored, VARIANTS[variant], labelled)
                 entry["ledgers"][variant] = {"candidates": len(outcome.kept) + len(outcome.rejected),
                                              "kept": len(outcome.kept), "rejected": outcome.counts()}
                 kept = [augmented_pair(r) for r in outcome.kept]

@@ -3,7 +3,6 @@
 Everything is read back from ML Metadata and the artifacts, so it describes what the run really made
 (cached components included), not what the runner intended.
 """
-import json
 import os
 from typing import Dict, List, Optional
 
@@ -12,7 +11,7 @@ import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from components.augmentation.report import REPORT_FILE
+from components.augmentation.report import read_report
 from models import features
 from pipeline import configs
 
@@ -90,12 +89,8 @@ def collect(output_dir: str) -> dict:
     augmentation = None
     if record.ran("TeacherLabeling"):  # runs with augmentation: the teacher's metrics and the ledger
         metrics[TEACHER] = overall_metrics(record.output("TeacherEvaluator", "evaluation").uri)[CANDIDATE]
-        with open(os.path.join(record.output("TeacherLabeling", "report").uri, REPORT_FILE), encoding="utf-8") as f:
-            augmentation = json.load(f)
-    generation = None
-    if record.ran("QueryGeneration"):
-        with open(os.path.join(record.output("QueryGeneration", "report").uri, REPORT_FILE), encoding="utf-8") as f:
-            generation = json.load(f)
+        augmentation = read_report(record.output("TeacherLabeling", "report"))
+    generation = read_report(record.output("QueryGeneration", "report")) if record.ran("QueryGeneration") else None
     return {
         "splits": split_sizes(record.output("StatisticsGen", "statistics").uri),
         "metrics": metrics,

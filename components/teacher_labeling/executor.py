@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -51,12 +51,20 @@ class _Score(beam.DoFn):
         scores = self._score(
             **{features.QUERY: tf.constant([r[features.QUERY] for r in batch]),
                features.PRODUCT_TITLE: tf.constant([r[features.PRODUCT_TITLE] for r in batch])})[features.SCORE]
-        queries = sorted({r[features.QUERY] for r in batch})
-        nearest_eval = dict(zip(queries, (self._encoder.embed(queries) @ self._eval_vectors.T).max(axis=1)
-                                if len(self._eval_vectors) else [-1.0] * len(queries)))
-        for row, score in zip(batch, scores.numpy().reshape(-1)):
-            yield {**row, filtering.TEACHER_SCORE: filtering.gain_of(float(score), self._score_meaning),
-                   filtering.EVAL_SIMILARITY: float(nearest_eval[row[features.QUERY]])}
+        yield from annotate(batch, scores.numpy().reshape(-1), self._score_meaning, self._encoder, self._eval_vectors)
+
+
+def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], score_meaning: str, encoder,
+             eval_vectors: np.ndarray) -> List[dict]:
+    """The candidates with what filtering.select reads: the teacher's score as a gain (filtering.gain_of) and
+    the cosine of the row's query to the nearest eval query (-1 without eval queries); `encoder` embeds the
+    queries (a retrieval.embedding.TextEncoder), eval_vectors are the eval queries' [n, d] embeddings."""
+    queries = sorted({r[features.QUERY] for r in rows})
+    nearest_eval = dict(zip(queries, (encoder.embed(queries) @ eval_vectors.T).max(axis=1)
+                            if len(eval_vectors) and queries else [-1.0] * len(queries)))
+    return [{**row, filtering.TEACHER_SCORE: filtering.gain_of(float(score), score_meaning),
+             filtering.EVAL_SIMILARITY: float(nearest_eval[row[features.QUERY]])}
+            for row, score in zip(rows, teacher_scores)]
 
 
 class _EmbedQueries(beam.DoFn):
@@ -105,8 +113,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                             | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"])))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
                           min_batch_size=_BATCH, max_batch_size=_BATCH)
-                      | "Score" >> beam.ParDo(_Score(teacher_dir, exec_properties["encoder_handle"], settings.teacher_score),
-                                              beam.pvalue.AsList(eval_vectors)))
+                      | "Score" >> beam.ParDo(
+                          _Score(teacher_dir, exec_properties["encoder_handle"], settings.teacher_score),
+                          beam.pvalue.AsList(eval_vectors)))
             outcome = (pipeline | "Start" >> beam.Create([None])
                        | "Select" >> beam.FlatMap(_select, beam.pvalue.AsList(scored), beam.pvalue.AsList(train),
                                                   beam.pvalue.AsList(eval_queries), settings))
