@@ -5,7 +5,7 @@ default "latest" version policy).
 A version counts once its saved_model.pb exists: the pipeline's Pusher (components/atomic_pusher) renames a
 fully copied version into place, and TFX's stock Pusher copies that file last, the convention TF Serving relies
 on too. Other entries of the base directory are skipped, such as the Pusher's hidden staging directories
-(`.push-<version>-<random>`). A new version is loaded fully (SavedModel and signatures) before the switch;
+(`.push-<version>-<host>-<pid>`). A new version is loaded fully (SavedModel and signatures) before the switch;
 until then, and if it fails to load (e.g. still being copied by another tool), the current one keeps serving
 and the load is retried on the next poll.
 """

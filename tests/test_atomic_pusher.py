@@ -187,3 +187,42 @@ def test_the_component_is_tfx_pushers_with_this_executor():
     assert pusher.id == "Pusher"  # node id, run summary and Kubeflow task name unchanged
     assert pusher.executor_spec.executor_class is executor.Executor
     assert pusher.outputs[standard_component_specs.PUSHED_MODEL_KEY].type is standard_artifacts.PushedModel
+
+
+_KILLED_PUSH = """
+import sys, time
+from tfx.dsl.io import fileio
+from components.atomic_pusher import executor
+real_copy = fileio.copy
+def slow_copy(src, dst, overwrite=False):
+    time.sleep(0.5)
+    real_copy(src, dst, overwrite)
+fileio.copy = slow_copy
+executor.push_atomically(sys.argv[1], sys.argv[2], "2000000000")
+"""
+
+
+def _staging(base):
+    return sorted(n for n in os.listdir(base) if n.startswith(executor.STAGING_PREFIX))
+
+
+def test_a_push_killed_mid_copy_leaves_staging_that_the_next_push_removes(tmp_path, model, base):
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_PUSH, _source(model), str(base)])
+    deadline = time.time() + 120
+    while not _staging(base) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    left = _staging(base)
+    assert len(left) == 1 and left[0].endswith(f"-{process.pid}")  # killed before the rename: no version
+    assert sorted(n for n in os.listdir(base) if n.isdigit()) == [OLD_VERSION]
+    other_host = base / f"{executor.STAGING_PREFIX}2000000001-otherhost-{process.pid}"
+    other_host.mkdir()  # another host's push on a shared volume: its process cannot be checked from here
+
+    pushed = _push(tmp_path, model, _blessing(tmp_path, True), base)
+    assert _staging(base) == [other_host.name]
+    assert pushed.get_int_custom_property("pushed") == 1

@@ -3,9 +3,11 @@
 TFX 1.16's Pusher (tfx/components/pusher/executor.py) creates `<base>/<version>/` first and then copies the
 model into it file by file (saved_model.pb last): until the last file lands, a server listing `<base>` finds a
 numbered version with part of its files, or with a saved_model.pb still being written. Here the model is
-copied into a hidden staging directory beside the versions (`<base>/.push-<version>-<random>`: not a number,
-so TF Serving and serving/ skip it) and renamed to `<base>/<version>` in one step, which rename(2) makes
-atomic on a POSIX filesystem (local runs, a mounted volume).
+copied into a hidden staging directory beside the versions (`<base>/.push-<version>-<host>-<pid>`: not a
+number, so TF Serving and serving/ skip it) and renamed to `<base>/<version>` in one step, which rename(2)
+makes atomic on a POSIX filesystem (local runs, a mounted volume). A push killed half-way leaves its staging
+directory behind; the next push on the same host removes those whose process is gone (a mounted volume may
+be shared by other hosts, whose processes cannot be checked from here, so theirs are left alone).
 
 Object stores (gs://, s3://) have no atomic rename of a directory (it is a copy of each object), so there the
 stock executor runs unchanged: each object appears whole and saved_model.pb comes last, TF Serving's signal.
@@ -13,9 +15,10 @@ Everything else is TFX's: the blessing check, the version (Unix time), skipping 
 PushedModel artifact and its properties.
 """
 import os
+import re
 import shutil
+import socket
 import time
-import uuid
 from typing import Any, Dict, List
 
 from absl import logging
@@ -46,12 +49,44 @@ def new_version(filesystem: pusher_pb2.PushDestination.Filesystem) -> str:
     return str(int(time.time()))
 
 
+def _host() -> str:
+    """This host's name as it can appear in a staging directory's name (no '-': it separates the parts)."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname())
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    return True
+
+
+def remove_abandoned_staging(base_directory: str) -> List[str]:
+    """Deletes the staging directories of pushes on this host whose process is gone (killed mid-copy);
+    returns their paths."""
+    if not os.path.isdir(base_directory):
+        return []
+    pattern = re.compile(re.escape(STAGING_PREFIX) + r"\d+-" + re.escape(_host()) + r"-(\d+)$")
+    removed = []
+    for name in sorted(os.listdir(base_directory)):
+        match = pattern.match(name)
+        if match and not _process_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(base_directory, name), ignore_errors=True)
+            removed.append(os.path.join(base_directory, name))
+    return removed
+
+
 def push_atomically(model_dir: str, base_directory: str, version: str) -> str:
     """Copies model_dir to <base_directory>/<version> through a hidden staging directory in the same folder
     (a rename across filesystems would not be atomic); returns the version's path. On any failure the staging
     directory is removed and no version appears."""
+    for path in remove_abandoned_staging(base_directory):
+        logging.warning("Removed %s: the staging directory of a push that was killed before it finished.", path)
     final = os.path.join(base_directory, version)
-    staging = os.path.join(base_directory, f"{STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
+    staging = os.path.join(base_directory, f"{STAGING_PREFIX}{version}-{_host()}-{os.getpid()}")
     try:
         io_utils.copy_dir(model_dir, staging)
         os.rename(staging, final)  # refuses a non-empty existing version rather than mixing two models
