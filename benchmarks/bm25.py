@@ -1,23 +1,52 @@
-"""BM25 over product titles, with document frequencies and lengths from the whole catalogue."""
+"""BM25 over product titles, with document frequencies and lengths from the whole catalogue.
+
+Tokens: after NFKC (full-width "ＴＰＥ" is "TPE") and lower-casing, Latin/digit words as `\\w+` finds them,
+and for Chinese, which has no spaces between words, character n-grams instead of a word segmenter: each
+Han character (unigram) and each pair of adjacent Han characters (bigram). "男士运动鞋" gives 男 士 运 动 鞋
+男士 士运 运动 动鞋, so the query "运动鞋" matches it through 运 动 鞋 运动 动鞋; a `\\w+` word would be the
+whole run "男士运动鞋", which matches only a title holding exactly that run. Text without Han characters
+gets the tokens `\\w+` gave before (NFKC leaves ASCII as it is; on the Home Depot benchmark every BM25 score
+is unchanged).
+"""
 import math
 import re
+import unicodedata
 from collections import Counter
-from typing import Iterable, List
+from typing import Callable, Iterable, List
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# Han characters: the ranges of components.query_generation.prompts.is_han.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A run of Han characters, or a run of the other word characters (what `\w+` finds in text without Han).
+_PIECE = re.compile(rf"[{_HAN}]+|[^\W{_HAN}]+")
+_HAN_CHAR = re.compile(rf"[{_HAN}]")
+
+
+def han_ngrams(run: str) -> List[str]:
+    """Unigrams, then bigrams of adjacent characters, of a run of Han characters."""
+    return list(run) + [run[i:i + 2] for i in range(len(run) - 1)]
 
 
 def tokens(text: str) -> List[str]:
-    return _TOKEN.findall(text.lower())
+    """Lower-cased words and Han character n-grams of NFKC-normalised text."""
+    result = []
+    for piece in _PIECE.findall(unicodedata.normalize("NFKC", text).lower()):
+        if _HAN_CHAR.match(piece):
+            result.extend(han_ngrams(piece))
+        else:
+            result.append(piece)
+    return result
 
 
 class BM25:
-    def __init__(self, titles: Iterable[str], k1: float = 1.2, b: float = 0.75):
+    def __init__(self, titles: Iterable[str], k1: float = 1.2, b: float = 0.75,
+                 tokenize: Callable[[str], List[str]] = tokens):
+        """tokenize: `tokens` unless another tokeniser is being compared with it."""
         self.k1, self.b = k1, b
+        self.tokenize = tokenize
         self.document_frequency: Counter = Counter()
         lengths = []
         for title in titles:
-            words = tokens(title)
+            words = tokenize(title)
             lengths.append(len(words))
             self.document_frequency.update(set(words))
         self.documents = len(lengths)
@@ -28,8 +57,8 @@ class BM25:
         return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
 
     def score(self, query: str, title: str) -> float:
-        counts = Counter(tokens(title))
+        counts = Counter(self.tokenize(title))
         length = sum(counts.values())
         norm = self.k1 * (1 - self.b + self.b * length / self.average_length)
         return sum(self.idf(w) * counts[w] * (self.k1 + 1) / (counts[w] + norm)
-                   for w in set(tokens(query)) if counts[w])
+                   for w in set(self.tokenize(query)) if counts[w])

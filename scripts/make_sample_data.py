@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Generate the bundled sample data in data/sample/ (deterministic, standard library only).
 
-Writes three files:
+Writes three files (scripts/make_sample_zh.py writes the Chinese-only sample with the same machinery):
   search_log.csv  judged (query, product) pairs with graded relevance 0-3
   catalog.csv     every product, judged or not (the unlabelled pool augmentation may use)
   README.md       description, scale, counts, provenance and licence
 
 All text is invented here: fictional brands and phone models, no third-party data. Grades come from rules
 over the structured product attributes, so they are consistent with the titles:
-  3 = query category and every requested attribute (gender, colour, material, size)
+  3 = query category and every requested attribute (gender, colour, material, size) and feature (a word
+      such as "防水" that the title must contain; the Chinese sample's queries ask for some)
   2 = query category, a requested attribute differs or is absent
   1 = accessory or neighbouring category
   0 = anything else (some share a word or character with the query: "shoe rack" for "running shoes")
@@ -410,6 +411,20 @@ QUERIES_ZH = [
 ]
 
 
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One sample: its query table, the catalogue's languages and size, and the bounds validate() checks."""
+    queries: list[tuple]  # (text, categories, attributes[, features]), as QUERIES_EN
+    langs: tuple[str, ...] = ("en", "zh")
+    products_per_group: int = BASE_PRODUCTS_PER_GROUP
+    unlabelled_reserve: int = UNLABELLED_RESERVE
+    product_range: tuple[int, int] = (350, 450)
+    min_unlabelled: int = 150
+
+
+MIXED = Spec(QUERIES_EN + QUERIES_ZH)  # the bundled English and Chinese sample, data/sample/
+
+
 @dataclasses.dataclass
 class Query:
     text: str
@@ -417,6 +432,7 @@ class Query:
     cats: tuple[str, ...]
     attrs: dict[str, str]
     qid: str = ""
+    features: tuple[str, ...] = ()  # words the title must contain to be exact, e.g. "防水"
 
     @property
     def related(self) -> set[str]:
@@ -438,11 +454,13 @@ def is_chinese(text: str) -> bool:
     return re.search(r"[\u4e00-\u9fff]", text) is not None
 
 
-def build_queries() -> list[Query]:
-    """Parse the query tables; language is Chinese when the text holds any Chinese character."""
+def build_queries(table: list[tuple]) -> list[Query]:
+    """Parse a query table of (text, categories, attributes[, features]); language is Chinese when the text
+    holds any Chinese character."""
     queries = []
-    for text, cats, attrs in QUERIES_EN + QUERIES_ZH:
-        queries.append(Query(text, "zh" if is_chinese(text) else "en", tuple(cats.split()), dict(attrs)))
+    for text, cats, attrs, *features in table:
+        queries.append(Query(text, "zh" if is_chinese(text) else "en", tuple(cats.split()), dict(attrs),
+                             features=tuple(" ".join(features).split())))
     return queries
 
 
@@ -454,9 +472,14 @@ def build_queries() -> list[Query]:
 def grade(query: Query, product: Product) -> int:
     """The relevance rule: 3 exact, 2 substitute, 1 related, 0 irrelevant."""
     if product.cat in query.cats:
-        exact = all(product.attrs.get(k) == v for k, v in query.attrs.items())
+        exact = all(product.attrs.get(k) == v for k, v in query.attrs.items()) and has_features(query, product)
         return 3 if exact else 2
     return 1 if product.cat in query.related else 0
+
+
+def has_features(query: Query, product: Product) -> bool:
+    """Whether the title names every feature the query asks for (features live in titles, not attributes)."""
+    return all(feature in product.title for feature in query.features)
 
 
 STOP_TOKENS = {"for", "with", "and", "of", "s", "色", "款", "式", "装"}
@@ -470,10 +493,10 @@ def tokens(text: str) -> set[str]:
 
 
 def attribute_tokens(query: Query) -> set[str]:
-    """Tokens of the requested attributes' labels (both languages) and of gender words."""
+    """Tokens of the requested attributes' labels (both languages), of the features and of gender words."""
     labels = {"gender": {g: (GENDER_EN[g], *GENDER_ZH_PREFIX[g], *GENDER_ZH_SUFFIX[g]) for g in GENDER_EN},
               "colour": COLOURS, "material": MATERIALS, "size": SIZES}
-    words = [w for k, v in query.attrs.items() for w in labels[k][v]] + ["mens", "womens"]
+    words = [w for k, v in query.attrs.items() for w in labels[k][v]] + [*query.features, "mens", "womens"]
     return tokens(" ".join(words))
 
 
@@ -571,12 +594,13 @@ def zh_title(p: Product, cat: Category, rng: random.Random) -> str:
 
 
 def make_product(cat: Category, lang: str, attrs: dict[str, str], used_titles: set[str],
-                 rng: random.Random) -> Product:
-    """A product with a title not used before (titles are redrawn on collision)."""
+                 rng: random.Random, features: tuple[str, ...] = ()) -> Product:
+    """A product with a title not used before that names every one of `features` (titles are redrawn
+    until both hold)."""
     p = Product(cat.key, lang, attrs)
-    for _ in range(100):
+    for _ in range(200):
         p.title = en_title(p, cat, rng) if lang == "en" else zh_title(p, cat, rng)
-        if p.title not in used_titles:
+        if p.title not in used_titles and all(feature in p.title for feature in features):
             used_titles.add(p.title)
             return p
     raise RuntimeError(f"could not find a fresh title for {cat.key}/{lang}")
@@ -587,16 +611,19 @@ def make_product(cat: Category, lang: str, attrs: dict[str, str], used_titles: s
 # ---------------------------------------------------------------------------------------------------------
 
 
-def base_products(rng: random.Random, used_titles: set[str]) -> list[Product]:
-    """A few random products for every category in both languages."""
+def base_products(rng: random.Random, used_titles: set[str], langs: tuple[str, ...],
+                  per_group: int) -> list[Product]:
+    """A few random products for every category in each language."""
     return [make_product(cat, lang, random_attrs(cat, rng), used_titles, rng)
-            for cat in CATEGORIES for lang in ("en", "zh") for _ in range(BASE_PRODUCTS_PER_GROUP)]
+            for cat in CATEGORIES for lang in langs for _ in range(per_group)]
 
 
 def attrs_in_domain(query: Query, cat: Category) -> bool:
-    """Whether a product of this category can carry every attribute the query asks for."""
+    """Whether a product of this category can carry every attribute and feature the query asks for."""
     domains = {"gender": cat.genders, "colour": cat.colours, "material": cat.materials, "size": cat.sizes}
-    return all(v in domains[k] for k, v in query.attrs.items())
+    words = cat.zh + cat.zh_features + cat.en + cat.en_features  # where a title's features come from
+    return (all(v in domains[k] for k, v in query.attrs.items())
+            and all(any(feature in w for w in words) for feature in query.features))
 
 
 def substitute_attrs(query: Query, cat: Category, exact: dict[str, str],
@@ -612,26 +639,28 @@ def substitute_attrs(query: Query, cat: Category, exact: dict[str, str],
 def targeted_products(queries: list[Query], judgeable: list[Product], rng: random.Random,
                       used_titles: set[str]) -> list[Product]:
     """Top up the judgeable pool in the query's language to MIN_EXACT exact products (where one can exist)
-    and, for queries with attributes, MIN_SUBSTITUTES substitutes."""
+    and, for queries with attributes or features, MIN_SUBSTITUTES substitutes."""
     added: list[Product] = []
     for q in queries:
         cat = CATS[q.cats[0]]
         grades = Counter(grade(q, p) for p in judgeable + added if p.lang == q.lang)
         possible = attrs_in_domain(q, cat)
         for _ in range(MIN_EXACT - grades[3] if possible else 0):
-            added.append(make_product(cat, q.lang, {**random_attrs(cat, rng), **q.attrs}, used_titles, rng))
-        for _ in range(MIN_SUBSTITUTES - grades[2] if q.attrs else 0):
+            added.append(make_product(cat, q.lang, {**random_attrs(cat, rng), **q.attrs}, used_titles, rng,
+                                      q.features))
+        for _ in range(MIN_SUBSTITUTES - grades[2] if q.attrs or q.features else 0):
             exact = {**random_attrs(cat, rng), **q.attrs}
-            attrs = substitute_attrs(q, cat, exact, rng) if possible else random_attrs(cat, rng)
+            # A query asking only for features: most random titles lack them (grade 2), some name them (3).
+            attrs = substitute_attrs(q, cat, exact, rng) if possible and q.attrs else random_attrs(cat, rng)
             added.append(make_product(cat, q.lang, attrs, used_titles, rng))
     return added
 
 
-def build_catalog(queries: list[Query], rng: random.Random) -> list[Product]:
+def build_catalog(queries: list[Query], rng: random.Random, spec: Spec) -> list[Product]:
     """All products, shuffled and numbered P00001...; some random ones are marked reserved."""
     used_titles: set[str] = set()
-    base = base_products(rng, used_titles)
-    for p in rng.sample(base, UNLABELLED_RESERVE):
+    base = base_products(rng, used_titles, spec.langs, spec.products_per_group)
+    for p in rng.sample(base, spec.unlabelled_reserve):
         p.reserved = True
     judgeable = [p for p in base if not p.reserved]
     products = base + targeted_products(queries, judgeable, rng, used_titles)
@@ -700,7 +729,7 @@ def assign_query_ids(queries: list[Query], rng: random.Random) -> list[Query]:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def validate(rows: list[tuple[Query, Product, int]], products: list[Product]) -> None:
+def validate(rows: list[tuple[Query, Product, int]], products: list[Product], spec: Spec) -> None:
     """Raise ValueError when the data breaks one of the documented properties."""
     def require(ok: bool, message: str) -> None:
         if not ok:
@@ -717,8 +746,9 @@ def validate(rows: list[tuple[Query, Product, int]], products: list[Product]) ->
     require(len({(q.qid, p.pid) for q, p, _ in rows}) == len(rows), "duplicate (query, product) pair")
     require(len({p.title for p in products}) == len(products), "duplicate product title")
     unlabelled = len(products) - len({p.pid for _, p, _ in rows})
-    require(350 <= len(products) <= 450, f"{len(products)} products")
-    require(unlabelled >= 150, f"only {unlabelled} unlabelled products")
+    low, high = spec.product_range
+    require(low <= len(products) <= high, f"{len(products)} products")
+    require(unlabelled >= spec.min_unlabelled, f"only {unlabelled} unlabelled products")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
@@ -779,18 +809,29 @@ Licence: Apache-2.0, like the rest of the project (see LICENSE); written by the 
 """
 
 
-def main() -> None:
-    rng = random.Random(SEED)
-    queries = build_queries()
-    products = build_catalog(queries, rng)
+def generate(spec: Spec, seed: int) -> tuple[list[Query], list[tuple[Query, Product, int]], list[Product]]:
+    """(queries, judged rows, products) of a sample, checked by validate()."""
+    rng = random.Random(seed)
+    queries = build_queries(spec.queries)
+    products = build_catalog(queries, rng, spec)
     queries = assign_query_ids(queries, rng)
     rows = judge_all(queries, products, rng)
-    validate(rows, products)
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    write_csv(OUT_DIR / "search_log.csv", ["query_id", "query", "product_id", "product_title", "relevance"],
+    validate(rows, products, spec)
+    return queries, rows, products
+
+
+def write_csvs(out_dir: Path, rows: list[tuple[Query, Product, int]], products: list[Product]) -> None:
+    """search_log.csv and catalog.csv of a sample."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(out_dir / "search_log.csv", ["query_id", "query", "product_id", "product_title", "relevance"],
               # "3.0", not "3": CsvExampleGen infers column types, and the schema wants FLOAT grades.
               [[q.qid, q.text, p.pid, p.title, f"{g:.1f}"] for q, p, g in rows])
-    write_csv(OUT_DIR / "catalog.csv", ["product_id", "product_title"], [[p.pid, p.title] for p in products])
+    write_csv(out_dir / "catalog.csv", ["product_id", "product_title"], [[p.pid, p.title] for p in products])
+
+
+def main() -> None:
+    queries, rows, products = generate(MIXED, SEED)
+    write_csvs(OUT_DIR, rows, products)
     (OUT_DIR / "README.md").write_text(readme_text(queries, rows, products), encoding="utf-8")
     print(f"wrote {len(queries)} queries, {len(rows)} pairs, {len(products)} products to {OUT_DIR}")
 

@@ -60,13 +60,14 @@ _ECHO_NGRAM = 4
 
 def normalise(text: str) -> str:
     """For comparisons: NFKC, case-folded, punctuation and symbols as spaces, whitespace collapsed, no
-    spaces between Han characters ("T-Shirt!" == "t shirt", "男士 运动鞋" == "男士运动鞋")."""
+    spaces next to a Han character ("T-Shirt!" == "t shirt", "男士 运动鞋" == "男士运动鞋", "500ml 保温杯" ==
+    "500ml保温杯"): Chinese marks no word boundary with a space, beside a Latin word either."""
     text = unicodedata.normalize("NFKC", text).casefold()
     text = "".join(" " if unicodedata.category(char)[0] in "PSZC" else char for char in text)
     tokens = text.split()
     out = ""
     for token in tokens:
-        if out and not (prompts.is_han(out[-1]) and prompts.is_han(token[0])):
+        if out and not (prompts.is_han(out[-1]) or prompts.is_han(token[0])):
             out += " "
         out += token
     return out
@@ -220,7 +221,7 @@ class QueryFilter:
         grams = tokens(text)
         if any(label in text for label in _LABELS) or _ngrams(grams, _ECHO_NGRAM) & _INSTRUCTION_NGRAMS:
             return ECHO
-        if self._is_injected(text, grams):
+        if self._is_injected(candidate, text, grams):
             return INJECTION
         if text in (self._title, self._clean):
             return TITLE_COPY
@@ -242,8 +243,10 @@ class QueryFilter:
         return bool(han_pairs & self._title_han_pairs) or any(
             _same_word(word, title_word) for word in words for title_word in self._title_words)
 
-    def _is_injected(self, text: str, grams: List[str]) -> bool:
-        if _INSTRUCTION_PATTERNS.search(text):
+    def _is_injected(self, candidate: str, text: str, grams: List[str]) -> bool:
+        # Searched as in titles: `_searchable` keeps a space beside a Han character, which normalise drops
+        # ("ignore 运动鞋" -> "ignore运动鞋", where no word boundary follows "ignore").
+        if injection_start(candidate) is not None:
             return True
         if not self._injected:
             return False
