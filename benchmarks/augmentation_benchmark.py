@@ -5,13 +5,15 @@ few-label teacher and filtered, improve the fine-tuned cross-encoder, on PROTOCO
         [--seeds 42,43,44] [--generate-products 400] [--systems ...] [--quick]
 
 Systems: BM25 and the encoder zero-shot (no training, once); per seed: `few_label` (the cross-encoder
-fine-tuned on the 400 few-label queries: the teacher), `generation`, `retrieval` and `both` (students
+fine-tuned on the 400 few-label queries), `labeller` (TeacherLabeling's label on the dev pairs: the
+few-label cross-encoder in an ensemble with the calibrated zero-shot cosine; a few-label system itself, and
+the teacher of the students), `generation`, `retrieval` and `both` (students
 fine-tuned on the few labels plus that method's kept samples), and `full_label` (the ceiling).
 
 The augmentation runs the components' own code, minus TFX plumbing: QueryGeneration's
 `generate_for_products` with the pipeline's QG_* settings (SmolLM2 through llama-cpp-python) on a seeded
 choice of catalogue products, Retrieval's `find_candidates` over the whole catalogue with the encoder
-export, the teacher's scores through TeacherLabeling's `gain_of`, and `filtering.select` with the dev
+export, the teacher's labels through TeacherLabeling's `calibrate` and `annotate`, and `filtering.select` with the dev
 queries as the eval split (no dev query or near duplicate reaches training). The settings are
 pipeline/configs.py's AUGMENTATION; training hyper-parameters are models.cross_encoder's DEFAULT_HPARAMS
 (as the encoder benchmark's `ours_few`), the same for teacher and students.
@@ -21,6 +23,7 @@ rewritten after every system; a second run with other --seeds adds them to the s
 """
 import argparse
 import collections
+import dataclasses
 import json
 import math
 import os
@@ -34,10 +37,12 @@ from benchmarks import homedepot, metrics
 
 RESULT_NAME = "augmentation_benchmark"
 BASELINES = ("bm25", "zero_shot")
-TRAINED = ("few_label", "generation", "retrieval", "both", "full_label")
+TRAINED = ("few_label", "labeller", "generation", "retrieval", "both", "full_label")
+FEW_LABEL_SYSTEMS = ("bm25", "zero_shot", "few_label", "labeller")  # what augmentation has to beat
 ALL_SYSTEMS = BASELINES + TRAINED
 VARIANTS = {"generation": ("generated",), "retrieval": ("retrieved",), "both": ("generated", "retrieved")}
-LABELS = {"bm25": "BM25", "zero_shot": "MiniLM zero-shot", "few_label": "few-label, no augmentation (teacher)",
+LABELS = {"bm25": "BM25", "zero_shot": "MiniLM zero-shot", "few_label": "few-label cross-encoder, no augmentation",
+          "labeller": "few-label cross-encoder + zero-shot ensemble (the teacher's label), no augmentation",
           "generation": "few-label + generation", "retrieval": "few-label + retrieval",
           "both": "few-label + generation + retrieval", "full_label": "full-label (ceiling)"}
 QUICK = {"dev": 60, "few": 30, "full": 60, "catalog": 3000, "products": 6, "epochs": 1}
@@ -147,8 +152,8 @@ class Augmenter:
             retrieval.Settings(**configs.AUGMENTATION.retrieval_args))
         return {"rows": rows, "stats": stats.as_dict(), "seconds": time.perf_counter() - start}
 
-    def label(self, rows: List[dict], teacher_score, meaning: str) -> Dict[str, Any]:
-        """The candidates with the teacher's gain and their query's nearest dev query (TeacherLabeling's
+    def label(self, rows: List[dict], teacher_score, settings, calibration) -> Dict[str, Any]:
+        """The candidates with the teacher's label and their query's nearest dev query (TeacherLabeling's
         `annotate`), and the stage's timings."""
         import tensorflow as tf
 
@@ -163,20 +168,29 @@ class Augmenter:
                                          tf.constant([r[features.PRODUCT_TITLE] for r in batch]))
             scores += batch_scores.numpy().reshape(-1).tolist()
         score_seconds = time.perf_counter() - start
-        labelled = annotate(rows, scores, meaning, self.encoder, self.dev_vectors)
+        labelled = annotate(rows, scores, settings, self.encoder, self.dev_vectors, calibration)
         return {"rows": labelled, "pairs": len(rows), "score_seconds": score_seconds,
                 "scored_pairs_per_s": len(rows) / score_seconds if score_seconds else math.nan,
                 "seconds": time.perf_counter() - start}
 
-    def select(self, rows: Sequence[dict], origins: Sequence[str], labelled: Sequence[dict]):
+    def select(self, rows: Sequence[dict], origins: Sequence[str], labelled: Sequence[dict], settings):
         from components.query_generation.sanitize import normalise
-        from components.teacher_labeling import filtering
         from models import features
-        from pipeline import configs
+
+        from components.teacher_labeling import filtering
 
         chosen = [r for r in rows if r[features.ORIGIN] in origins]
-        return filtering.select(chosen, labelled, self.dev_queries,
-                                filtering.Settings(**configs.AUGMENTATION.labeling_args), normalise)
+        return filtering.select(chosen, labelled, self.dev_queries, settings, normalise)
+
+    def labeller_scores(self, dev: Sequence[homedepot.Pair], teacher_dev_scores: Sequence[float], settings,
+                        calibration) -> List[float]:
+        """TeacherLabeling's label of each dev pair (what the students learn from, scored on the dev split)."""
+        from components.teacher_labeling import filtering
+        from components.teacher_labeling.executor import pair_cosines
+
+        cosines = pair_cosines(self.encoder, labelled_rows(dev))
+        return [filtering.ensemble_gain(filtering.gain_of(float(t), settings.teacher_score), float(c), calibration,
+                                        settings.zero_shot_weight) for t, c in zip(teacher_dev_scores, cosines)]
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -196,7 +210,7 @@ def aggregate(report: Dict[str, Any]) -> Dict[str, Any]:
                                 for k in ("ndcg@10", "ndcg@10_all", "pairwise_accuracy", "augmented_kept")}
     means = {n: s["ndcg@10"]["mean"] for n, s in out["systems"].items()}
     ceiling = means.get("full_label", report.get("ceiling", {}).get("ndcg@10", math.nan))
-    best_few = max((means[n] for n in ("bm25", "zero_shot", "few_label") if n in means), default=math.nan)
+    best_few = max((means[n] for n in FEW_LABEL_SYSTEMS if n in means), default=math.nan)
     for name in VARIANTS:
         per_seed = [gap_closed(seeds[s]["systems"][name]["ndcg@10"], seeds[s]["systems"]["few_label"]["ndcg@10"],
                                seeds[s]["systems"].get("full_label", {}).get("ndcg@10", ceiling))
@@ -205,7 +219,7 @@ def aggregate(report: Dict[str, Any]) -> Dict[str, Any]:
             out["systems"][name]["gap_closed"] = spread(per_seed)
             out["systems"][name]["gap_closed_from_best_few"] = gap_closed(means[name], best_few, ceiling)
     if "both" in means:
-        for other in ("bm25", "zero_shot", "few_label", "generation", "retrieval"):
+        for other in FEW_LABEL_SYSTEMS + ("generation", "retrieval"):
             if other in means:
                 need = 0.01 if other == "few_label" else 0.005
                 diff = means["both"] - means[other]
@@ -354,8 +368,8 @@ def _parse(argv):
     unknown = set(args.systems) - set(ALL_SYSTEMS)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
-    if any(s in VARIANTS for s in args.systems) and "few_label" not in args.systems:
-        parser.error("the augmentation systems need few_label (it is their teacher)")
+    if any(s in VARIANTS or s == "labeller" for s in args.systems) and "few_label" not in args.systems:
+        parser.error("labeller and the augmentation systems need few_label (it is their teacher)")
     return args
 
 
@@ -368,8 +382,10 @@ def _load(path: str) -> Optional[Dict[str, Any]]:
 
 def run(args, argv: Sequence[str]) -> Dict[str, Any]:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    from components.teacher_labeling import filtering  # noqa: F401  (fails early if the project is broken)
+    from components.teacher_labeling import executor as labeling
+    from components.teacher_labeling import filtering
     from models import cross_encoder, features
+    from pipeline import configs
 
     name = RESULT_NAME + ("_quick" if args.quick else "")
     log = lambda text: print(f"[augmentation_benchmark {time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
@@ -391,8 +407,8 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                   headline_queries=metrics.evaluate(eb.judged(dev, [0.0] * len(dev)))["headline_queries"])
     report["commands"] = report.get("commands", []) + [command]
     hp = eb.our_hparams({"epochs": QUICK["epochs"]} if args.quick else {})
-    meaning = cross_encoder.score_meaning(hp)
-    from pipeline import configs
+    settings = dataclasses.replace(filtering.Settings(**configs.AUGMENTATION.labeling_args),
+                                   teacher_score=cross_encoder.score_meaning(hp))
     report["settings"] = {
         "hparams (teacher and students; seed: the run's)": json.dumps({**hp, "seed": "per run"}, sort_keys=True),
         "full-label hparams": json.dumps({**hp, **eb.FULL_LABEL_OVERRIDES, "seed": "per run"}, sort_keys=True),
@@ -438,23 +454,35 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
     augmenter = None
     for seed in args.seeds:
         entry = report["seeds"][str(seed)] = {"systems": {}, "stages": {}, "ledgers": {}, "paired": {}}
-        teacher_score = None
+        teacher_score = teacher_dev_scores = None
         if "few_label" in trained:
             log(f"seed {seed}: few_label (the teacher) on {len(few)} pairs ...")
             result = eb.run_ours(few, dev, {**hp, "seed": seed}, seed, {}, encoder_dir, keep_model=True)
             teacher_score = eb.make_scorer(result.pop("model"), {})
+            teacher_dev_scores = list(result["scores"])
             result.update(labelled=len(few), augmented_kept=0)
             entry["stages"]["train few_label"] = {"train_pairs": result["train_pairs"],
                                                   "train_pairs_per_s": result["train_pairs_per_s"],
                                                   "seconds": result["train_seconds"]}
             per_query[f"few_label/{seed}"] = finish("few_label", entry, result)
         variants = [v for v in VARIANTS if v in trained]
-        if variants:
+        if variants or "labeller" in trained:
             if augmenter is None:
                 augmenter = Augmenter(data, catalog_ids, [p.query for p in dev], encoder_dir, log)
                 report["catalog_embedding"] = augmenter.timings["embed_catalog"]
             entry["stages"]["embed catalogue + dev queries (once per run)"] = augmenter.timings["embed_catalog"]
             labelled = labelled_rows(few)
+            calibration = labeling.calibrate(augmenter.encoder, labelled) if settings.zero_shot_weight else None
+            entry["calibration"] = dataclasses.asdict(calibration) if calibration else None
+        if "labeller" in trained:
+            start = time.perf_counter()
+            scores = augmenter.labeller_scores(dev, teacher_dev_scores, settings, calibration)
+            result = {"scores": scores, "train_set": "few-label (the cross-encoder above)", "train_pairs": 0,
+                      "labelled": len(few), "augmented_kept": 0, "wall_seconds": time.perf_counter() - start,
+                      "note": f"(1 - {settings.zero_shot_weight}) x the cross-encoder's gain + "
+                              f"{settings.zero_shot_weight} x the zero-shot cosine calibrated on the few labels"}
+            per_query[f"labeller/{seed}"] = finish("labeller", entry, result)
+        if variants:
             generated = {"rows": [], "stats": {}}
             if {"generation", "both"} & set(variants):
                 log(f"seed {seed}: generating queries for {args.generate_products} catalogue products ...")
@@ -468,11 +496,11 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
             found = augmenter.candidates(labelled, generated["rows"])
             entry["stages"]["retrieve candidates"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
             entry["candidate_stats"] = found["stats"]
-            labelling = augmenter.label(found["rows"], teacher_score, meaning)
+            labelling = augmenter.label(found["rows"], teacher_score, settings, calibration)
             scored = labelling.pop("rows")
             entry["stages"]["teacher labels candidates"] = labelling
             for variant in variants:
-                outcome = augmenter.select(scored, VARIANTS[variant], labelled)
+                outcome = augmenter.select(scored, VARIANTS[variant], labelled, settings)
                 entry["ledgers"][variant] = {"candidates": len(outcome.kept) + len(outcome.rejected),
                                              "kept": len(outcome.kept), "rejected": outcome.counts()}
                 kept = [augmented_pair(r) for r in outcome.kept]
@@ -485,7 +513,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                                                        "seconds": result["train_seconds"]}
                 per_query[f"{variant}/{seed}"] = finish(variant, entry, result)
             if "both" in variants:
-                for other in ("bm25", "zero_shot", "few_label", "generation", "retrieval"):
+                for other in FEW_LABEL_SYSTEMS + ("generation", "retrieval"):
                     key = other if other in BASELINES else f"{other}/{seed}"
                     if key in per_query:
                         entry["paired"][other] = eb.paired_difference(per_query[f"both/{seed}"], per_query[key])

@@ -15,7 +15,7 @@ from models import features
 from models.encoder.export import default_export_dir, export_encoder
 
 SETTINGS = filtering.Settings(min_confidence=0.2, round_trip_top_k=1, retrieval_top_k=5, max_per_query=2,
-                              max_per_product=2, eval_similarity=0.95)
+                              max_per_product=2, eval_similarity=0.95, zero_shot_weight=0.0)
 
 
 def _candidate(query_id, query, product_id, title, score, origin=features.ORIGIN_RETRIEVED,
@@ -117,7 +117,7 @@ def _raw(query_id, query, product_id, title, relevance):
             features.PRODUCT_TITLE: title, features.RELEVANCE: relevance}
 
 
-def run_labeling(tmp_path):
+def run_labeling(tmp_path, settings=SETTINGS):
     """Runs the executor (overlap teacher, four candidates) under tmp_path: (train rows, eval rows, report)."""
     teacher = standard_artifacts.Model()
     teacher.uri = str(tmp_path / "teacher")
@@ -143,7 +143,7 @@ def run_labeling(tmp_path):
     output.uri = str(tmp_path / "augmented")
     report = report_lib.AugmentationReport()
     report.uri = str(tmp_path / "report")
-    properties = {"encoder_handle": export_encoder(default_export_dir()), **vars(SETTINGS)}
+    properties = {"encoder_handle": export_encoder(default_export_dir()), **vars(settings)}
     executor.Executor().Do(inputs, {"augmented_examples": [output], "report": [report]}, properties)
     read = lambda split: list(examples_io.read_rows(examples_io.split_pattern(output, split)))  # noqa: E731
     return read("train"), read("eval"), report
@@ -175,3 +175,43 @@ def test_executor_report_accounts_for_every_candidate(labeled):
     assert report.get_int_custom_property("kept") == 2
     page = open(os.path.join(report.uri, report_page.HTML_FILE), encoding="utf-8").read()
     assert "eval_query" in page and "4 candidates in" in page.replace("\n", " ")
+
+
+def test_calibration_is_the_least_squares_line_of_gain_on_cosine():
+    calibration = filtering.fit_calibration([0.2, 0.4, 0.6, 0.8], [0.1, 0.3, 0.5, 0.7])
+    assert calibration.slope == pytest.approx(1.0) and calibration.intercept == pytest.approx(-0.1)
+    assert calibration.gain(0.5) == pytest.approx(0.4)
+    assert calibration.gain(2.0) == 1.0 and calibration.gain(-1.0) == 0.0  # clipped to the gain scale
+    flat = filtering.fit_calibration([0.5, 0.5], [0.2, 0.6])  # no spread in cosine: the mean gain
+    assert flat.slope == 0.0 and flat.gain(0.9) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="at least 2 labelled"):
+        filtering.fit_calibration([0.5], [0.2])
+
+
+def test_the_label_mixes_the_cross_encoder_and_the_calibrated_zero_shot_cosine():
+    calibration = filtering.Calibration(slope=1.0, intercept=0.0, pairs=10)
+    assert filtering.ensemble_gain(0.9, 0.3, calibration, 0.5) == pytest.approx(0.6)
+    assert filtering.ensemble_gain(0.9, 0.3, calibration, 0.0) == pytest.approx(0.9)
+    assert filtering.ensemble_gain(0.9, 0.3, calibration, 1.0) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="zero_shot_weight"):
+        filtering.Settings(zero_shot_weight=1.5)
+
+
+def test_executor_labels_with_the_ensemble_calibrated_on_the_labelled_rows(tmp_path):
+    settings = filtering.Settings(**{**vars(SETTINGS), "zero_shot_weight": 0.5, "min_confidence": 0.0})
+    train, _, report = run_labeling(tmp_path, settings)
+    document = report_lib.read_report(report)
+    calibration = filtering.Calibration(**document["settings"]["zero_shot_calibration"])
+    assert calibration.pairs == 2  # the two labelled train rows
+    # Recompute the kept rows' labels from the real encoder's cosines: half the overlap teacher's gain
+    # (1 for p4, 0 for the steel pot) and half the calibrated cosine.
+    from components.retrieval.embedding import TextEncoder
+    encoder = TextEncoder(default_export_dir())
+    by_key = {(r[features.QUERY_ID], r[features.PRODUCT_ID]): r for r in train}
+    for key, title, teacher_gain in ((("q1", "p4"), "running shoes for kids", 1.0),
+                                     (("q1", "p2"), "steel pot 5 l", 0.0)):
+        cosine = float(executor.pair_cosines(encoder, [{features.QUERY: "running shoes",
+                                                         features.PRODUCT_TITLE: title}])[0])
+        expected = 0.5 * teacher_gain + 0.5 * calibration.gain(cosine)
+        assert by_key[key][features.RELEVANCE] == pytest.approx(filtering.soft_relevance(expected), abs=1e-3)
+    assert by_key[("q1", "p4")][features.RELEVANCE] > by_key[("q1", "p2")][features.RELEVANCE]

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -28,12 +28,12 @@ _BATCH = 64
 
 
 class _Score(beam.DoFn):
-    """Adds the teacher's score and the query's similarity to the nearest eval query to each candidate."""
+    """Adds the teacher's label (filtering.ensemble_gain) and the query's similarity to the nearest eval query
+    to each candidate."""
 
-    def __init__(self, teacher_dir: str, encoder_handle: str, score_meaning: str):
+    def __init__(self, teacher_dir: str, encoder_handle: str, settings: filtering.Settings):
         super().__init__()
-        self._teacher_dir, self._encoder_handle = teacher_dir, encoder_handle
-        self._score_meaning = score_meaning
+        self._teacher_dir, self._encoder_handle, self._settings = teacher_dir, encoder_handle, settings
         self._eval_vectors = None
 
     def setup(self):
@@ -44,27 +44,73 @@ class _Score(beam.DoFn):
         self._score = tf.saved_model.load(self._teacher_dir).signatures["score_text"]
         self._encoder = TextEncoder(self._encoder_handle, _BATCH)
 
-    def process(self, batch: List[dict], eval_vectors: List[np.ndarray]):
+    def process(self, batch: List[dict], eval_vectors: List[np.ndarray], calibration: filtering.Calibration):
         if self._eval_vectors is None:
             self._eval_vectors = np.stack(eval_vectors) if eval_vectors else np.zeros((0, 1), np.float32)
         tf = self._tf
         scores = self._score(
             **{features.QUERY: tf.constant([r[features.QUERY] for r in batch]),
                features.PRODUCT_TITLE: tf.constant([r[features.PRODUCT_TITLE] for r in batch])})[features.SCORE]
-        yield from annotate(batch, scores.numpy().reshape(-1), self._score_meaning, self._encoder, self._eval_vectors)
+        yield from annotate(batch, scores.numpy().reshape(-1), self._settings, self._encoder, self._eval_vectors,
+                            calibration)
 
 
-def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], score_meaning: str, encoder,
-             eval_vectors: np.ndarray) -> List[dict]:
-    """The candidates with what filtering.select reads: the teacher's score as a gain (filtering.gain_of) and
-    the cosine of the row's query to the nearest eval query (-1 without eval queries); `encoder` embeds the
-    queries (a retrieval.embedding.TextEncoder), eval_vectors are the eval queries' [n, d] embeddings."""
+def pair_cosines(encoder, rows: Sequence[Mapping]) -> np.ndarray:
+    """The zero-shot cosine of each row's query and product title (each distinct text embedded once)."""
+    texts = sorted({r[features.QUERY] for r in rows} | {r[features.PRODUCT_TITLE] for r in rows})
+    if not texts:
+        return np.zeros(0, np.float32)
+    vectors = dict(zip(texts, encoder.embed(texts)))
+    return np.array([float(vectors[r[features.QUERY]] @ vectors[r[features.PRODUCT_TITLE]]) for r in rows])
+
+
+def calibrate(encoder, labelled_train: Sequence[Mapping]) -> filtering.Calibration:
+    """The zero-shot cosine's calibration to the gain scale, fitted on the labelled train rows."""
+    gains = [float(features.normalised_gain(r[features.RELEVANCE])) for r in labelled_train]
+    return filtering.fit_calibration(pair_cosines(encoder, labelled_train).tolist(), gains)
+
+
+def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: filtering.Settings, encoder,
+             eval_vectors: np.ndarray, calibration: Optional[filtering.Calibration]) -> List[dict]:
+    """The candidates with what filtering.select reads: the teacher's label (its score as a gain,
+    filtering.gain_of, in an ensemble with the calibrated zero-shot cosine, filtering.ensemble_gain) and the
+    cosine of the row's query to the nearest eval query (-1 without eval queries). `encoder` embeds texts (a
+    retrieval.embedding.TextEncoder), eval_vectors are the eval queries' [n, d] embeddings; calibration may
+    be None only when settings.zero_shot_weight is 0. Each row also keeps both parts of its label."""
+    if calibration is None and settings.zero_shot_weight:
+        raise ValueError("a zero_shot_weight above 0 needs the zero-shot calibration (calibrate())")
     queries = sorted({r[features.QUERY] for r in rows})
     nearest_eval = dict(zip(queries, (encoder.embed(queries) @ eval_vectors.T).max(axis=1)
                             if len(eval_vectors) and queries else [-1.0] * len(queries)))
-    return [{**row, filtering.TEACHER_SCORE: filtering.gain_of(float(score), score_meaning),
-             filtering.EVAL_SIMILARITY: float(nearest_eval[row[features.QUERY]])}
-            for row, score in zip(rows, teacher_scores)]
+    cosines = pair_cosines(encoder, rows).tolist() if settings.zero_shot_weight else [None] * len(rows)
+    annotated = []
+    for row, score, cosine in zip(rows, teacher_scores, cosines):
+        gain = filtering.gain_of(float(score), settings.teacher_score)
+        label = gain if cosine is None else filtering.ensemble_gain(gain, cosine, calibration,
+                                                                    settings.zero_shot_weight)
+        annotated.append({**row, filtering.TEACHER_SCORE: label, filtering.CROSS_ENCODER_GAIN: gain,
+                          filtering.ZERO_SHOT_COSINE: cosine,
+                          filtering.EVAL_SIMILARITY: float(nearest_eval[row[features.QUERY]])})
+    return annotated
+
+
+class _Calibrate(beam.DoFn):
+    """The zero-shot calibration (calibrate()) from the whole labelled train split; None when the label is
+    the cross-encoder's alone (zero_shot_weight 0)."""
+
+    def __init__(self, encoder_handle: str, settings: filtering.Settings):
+        super().__init__()
+        self._encoder_handle, self._settings = encoder_handle, settings
+
+    def process(self, labelled_train: List[dict]):
+        if not self._settings.zero_shot_weight:
+            yield None
+            return
+        from components.retrieval.embedding import TextEncoder
+        calibration = calibrate(TextEncoder(self._encoder_handle, _BATCH), labelled_train)
+        logging.info("TeacherLabeling: zero-shot cosine -> gain = %.3f * cosine + %.3f (least squares on %d "
+                     "labelled train rows)", calibration.slope, calibration.intercept, calibration.pairs)
+        yield calibration
 
 
 class _EmbedQueries(beam.DoFn):
@@ -111,11 +157,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                             | "DistinctEvalQueries" >> beam.Distinct())
             eval_vectors = (eval_queries | "BatchEvalQueries" >> beam.BatchElements(max_batch_size=_BATCH)
                             | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"])))
+            calibration = (train | "CollectTrain" >> beam.combiners.ToList()
+                           | "Calibrate" >> beam.ParDo(_Calibrate(exec_properties["encoder_handle"], settings)))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
                           min_batch_size=_BATCH, max_batch_size=_BATCH)
-                      | "Score" >> beam.ParDo(
-                          _Score(teacher_dir, exec_properties["encoder_handle"], settings.teacher_score),
-                          beam.pvalue.AsList(eval_vectors)))
+                      | "Score" >> beam.ParDo(_Score(teacher_dir, exec_properties["encoder_handle"], settings),
+                                              beam.pvalue.AsList(eval_vectors), beam.pvalue.AsSingleton(calibration)))
             outcome = (pipeline | "Start" >> beam.Create([None])
                        | "Select" >> beam.FlatMap(_select, beam.pvalue.AsList(scored), beam.pvalue.AsList(train),
                                                   beam.pvalue.AsList(eval_queries), settings))
@@ -127,7 +174,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | "WriteEval" >> examples_io.WriteRows(directories[EVAL_SPLIT]))
             counts = (train | "CountTrain" >> beam.combiners.Count.Globally())
             _ = outcome | "Report" >> beam.Map(
-                _write_report, beam.pvalue.AsSingleton(counts), report_artifact, settings, start)
+                _write_report, beam.pvalue.AsSingleton(counts), beam.pvalue.AsSingleton(calibration),
+                report_artifact, settings, start)
         # Custom properties set inside Beam would land on a pickled copy: set them here, from the file.
         report = report_lib.read_report(report_artifact)
         for name in HEADLINE:
@@ -136,9 +184,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         logging.info("TeacherLabeling done in %.1f s; report: %s", time.perf_counter() - start, report_artifact.uri)
 
 
-def _write_report(outcome: filtering.Outcome, labelled_train_rows: int, report_artifact: types.Artifact,
+def _write_report(outcome: filtering.Outcome, labelled_train_rows: int,
+                  calibration: Optional[filtering.Calibration], report_artifact: types.Artifact,
                   settings: filtering.Settings, start: float) -> None:
-    report = report_page.build(outcome, labelled_train_rows, dataclasses.asdict(settings),
-                               time.perf_counter() - start)
+    described = {**dataclasses.asdict(settings),
+                 "zero_shot_calibration": dataclasses.asdict(calibration) if calibration else None}
+    report = report_page.build(outcome, labelled_train_rows, described, time.perf_counter() - start)
     report_lib.write_report(report_artifact, report)
     report_page.write_html(report, os.path.join(report_artifact.uri, report_page.HTML_FILE))

@@ -10,7 +10,8 @@ from models import features
 
 HTML_FILE = "report.html"
 EXAMPLES_PER_REASON = 3
-_SHOWN = (features.QUERY, features.PRODUCT_TITLE, features.ORIGIN, filtering.TEACHER_SCORE)
+_SHOWN = (features.QUERY, features.PRODUCT_TITLE, features.ORIGIN, filtering.TEACHER_SCORE,
+          filtering.CROSS_ENCODER_GAIN, filtering.ZERO_SHOT_COSINE)
 _SHOWN_KEPT = (features.QUERY, features.PRODUCT_TITLE, features.ORIGIN, features.RELEVANCE, features.WEIGHT)
 
 
