@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
+DEMO_DATA ?= data/sample
 DEMO_OUTPUT ?= build/demo
 RUNNER ?= local
 
@@ -14,7 +15,7 @@ setup:
 	@bash scripts/setup_env.sh
 
 demo: setup
-	$(PY) -m pipeline run --runner $(RUNNER) --data data/sample --output $(DEMO_OUTPUT)
+	$(PY) -m pipeline run --runner $(RUNNER) --data $(DEMO_DATA) --output $(DEMO_OUTPUT)
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -97,7 +97,8 @@ class Augmenter:
         self.encoder = TextEncoder(encoder_dir, batch_size=eb.SCORE_BATCH)
         self.titles = {pid: data.catalog[pid] for pid in catalog_ids}
         start = time.perf_counter()
-        self.index = ExactIndex(list(catalog_ids), self.encoder.embed([self.titles[p] for p in catalog_ids]))
+        self.index = ExactIndex(list(catalog_ids),
+                                 self.encoder.embed_passages([self.titles[p] for p in catalog_ids]))
         self.dev_queries = sorted(set(dev_queries))
         self.dev_vectors = self.encoder.embed(self.dev_queries)
         seconds = time.perf_counter() - start

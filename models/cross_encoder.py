@@ -16,8 +16,8 @@ Public API (also used by the benchmarks):
   early_stopping(patience)                     stops on the eval split's loss, restores the best weights
   TrainingLogger(every_n_steps)                progress log: step, loss, learning rate, eval loss
 
-Encoder handles: None means our all-MiniLM-L6-v2 export (models/encoder, exported to
-models.encoder.export.default_export_dir() on first use); any local path, TF Hub or Kaggle handle that
+Encoder handles: the name of one of our exports (models.encoder.EXPORTERS: "all-MiniLM-L6-v2", None too, or
+"multilingual-e5-small"; exported to .cache/encoders/ on first use); any local path, TF Hub or Kaggle handle that
 hub.KerasLayer loads works if it follows one of two conventions (hparams["encoder_interface"]):
   "text_pair" (default): raw strings in, tokenisation inside the encoder, like our export:
       __call__({"text_a": [B] string, "text_b": [B] string}) -> {"pooled_output": [B, H], "mean_pooled": [B, H]}
@@ -115,11 +115,15 @@ def hparams_with_defaults(hparams: Optional[Dict[str, Any]] = None) -> Dict[str,
 
 
 def resolve_encoder_handle(encoder_handle: Optional[str] = None) -> str:
-    """The handle to load: encoder_handle, or our export's default dir (exported there if missing)."""
-    if encoder_handle:
+    """The handle to load: the default dir of our export of that name (models.encoder.EXPORTERS, exported
+    there if missing; None: all-MiniLM-L6-v2), or encoder_handle itself (a path, TF Hub or Kaggle handle).
+    A name rather than a path keeps a compiled pipeline free of the compiling machine's paths."""
+    from models import encoder
+
+    if encoder_handle and str(encoder_handle) not in encoder.EXPORTERS:
         return str(encoder_handle)
-    from models.encoder.export import default_export_dir, export_encoder
-    return export_encoder(default_export_dir())  # returns at once when the export is current
+    exporter = encoder.exporter(encoder_handle or encoder.DEFAULT_ENCODER)
+    return exporter.export_encoder(exporter.default_export_dir())  # returns at once when the export is current
 
 
 def _text_pair_encoder(handle: str, hp: Dict[str, Any]):

@@ -31,6 +31,9 @@ def _parse(argv):
     run.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                      help="extra Beam pipeline option, passed through (repeatable)")
     run.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
+    run.add_argument("--encoder", choices=configs.ENCODERS, default=None,
+                     help=f"pretrained encoder of every component (default: {configs.ENCODER}; "
+                          "multilingual-e5-small for Chinese)")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--no-augmentation", action="store_true",
                      help="train on the labelled data only (no teacher, generation, retrieval)")
@@ -71,7 +74,9 @@ def main(argv=None) -> int:
         started = time.time()
         output = os.path.abspath(args.output)
         runners.run(args.runner, args.data, output, runners.beam_args(args.workers, args.beam_args),
-                    enable_cache=not args.no_cache, overrides={"train_steps": args.train_steps, "augmentation": _augmentation(args)})
+                    enable_cache=not args.no_cache,
+                    overrides={"train_steps": args.train_steps, "augmentation": _augmentation(args),
+                               "encoder": args.encoder})
         print(summary.render(summary.collect(output)))
         print(f"Wall time: {time.time() - started:.0f} s")
     elif args.command == "validate":

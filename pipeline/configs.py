@@ -2,6 +2,7 @@
 import dataclasses
 import os
 import pathlib
+from typing import Optional
 
 from components.retrieval import candidates
 from components.teacher_labeling import filtering
@@ -38,8 +39,22 @@ SPLIT_BUCKETS = {TRAIN_SPLIT: 3, EVAL_SPLIT: 1}
 # whose DEFAULT_HPARAMS documents every key); "bag_of_words": the small model trained from scratch
 # (models/model.py; to use it: MODEL_KIND = "bag_of_words", TRAIN_STEPS = 300, hparams BAG_OF_WORDS_HPARAMS).
 MODEL_KIND = "cross_encoder"
-# Encoder SavedModel: None = our all-MiniLM-L6-v2 export in models.encoder's default place (exported on first
-# use; baked into the Kubeflow image), or a local path / TF Hub / Kaggle handle.
+# The pretrained encoders `make setup` exports into .cache/encoders/<name, lower case> (models/encoder; both
+# baked into the Kubeflow image): all-MiniLM-L6-v2 (English; 6 layers) and multilingual-e5-small (Chinese and
+# about 100 other languages; 12 layers, about twice the compute). ENCODER is the default of every component
+# (`python -m pipeline run --encoder NAME` picks another).
+ENCODERS = ("all-MiniLM-L6-v2", "multilingual-e5-small")
+ENCODER = "all-MiniLM-L6-v2"
+
+
+def encoder_dir(name: str = ENCODER) -> pathlib.Path:
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODERS)}")
+    return REPO_ROOT / ".cache" / "encoders" / name.lower()
+
+
+# The Trainers' encoder SavedModel: None = ENCODER's export (exported on first use), or a local path / TF Hub /
+# Kaggle handle of the same interface (models/cross_encoder.py).
 ENCODER_HANDLE = None
 # Sized for the bundled sample on 2 CPU cores: 150 steps of 16 pairs (~3 epochs of the 747 train rows,
 # ~1.5 min) in 3 rounds, each followed by one pass over the eval split (141 rows = 9 batches).
@@ -110,8 +125,8 @@ QG_REQUIRE_TITLE_OVERLAP = True  # drop queries sharing no word with the title (
 
 
 # Augmentation: the switch and every knob of the teacher, retrieval and labelling (generation: QG_* above).
-# The encoder of retrieval and of the eval-leak guard: our all-MiniLM-L6-v2 export (made by `make setup`).
-ENCODER_DIR = REPO_ROOT / ".cache" / "encoders" / "all-minilm-l6-v2"
+# The encoder of retrieval, of the eval-leak guard and of the zero-shot part of the teacher's label.
+ENCODER_DIR = encoder_dir(ENCODER)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,3 +168,13 @@ class Augmentation:
 
 AUGMENTATION = Augmentation()
 NO_AUGMENTATION = Augmentation(enabled=False)
+
+
+def with_encoder(hparams: dict, name: Optional[str] = None) -> dict:
+    """A Trainer's hparams with the encoder it fine-tunes: the export `name` if given, else the hparams' own
+    encoder_handle if set (ENCODER_HANDLE), else ENCODER. Exports go by name (models.cross_encoder resolves
+    it where the Trainer runs), not by path. A model without an encoder: as is."""
+    if hparams.get("model") != "cross_encoder" or (name is None and hparams.get("encoder_handle")):
+        return hparams
+    encoder_dir(name or ENCODER)  # refuses an unknown name here, not in the Trainer
+    return {**hparams, "encoder_handle": name or ENCODER}

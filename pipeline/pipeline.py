@@ -1,4 +1,5 @@
 """The one TFX pipeline every runner uses (local, Beam, and later Kubeflow)."""
+import dataclasses
 from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -121,15 +122,22 @@ def create_pipeline(
     eval_steps: int = configs.EVAL_STEPS,
     enable_cache: bool = True,
     augmentation: configs.Augmentation = configs.AUGMENTATION,
+    encoder: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> Pusher."""
+    """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> Pusher.
+
+    encoder: one of configs.ENCODERS for every component (Trainers, retrieval, labelling); None: the
+    configured ones (configs.ENCODER, or ENCODER_HANDLE / augmentation.encoder_handle where set)."""
+    if encoder is not None:
+        augmentation = dataclasses.replace(augmentation, encoder_handle=str(configs.encoder_dir(encoder)))
     components = data_validation(data_root)
     example_gen, schema_gen, anomalies_gate = components[0], components[2], components[-1]
 
     training_examples, training_schema = example_gen.outputs["examples"], schema_gen.outputs["schema"]
     if augmentation.enabled:
         augmentation_nodes = _augmentation(example_gen, schema_gen, anomalies_gate, data_root, augmentation,
-                                           train_steps, eval_steps)
+                                           train_steps, eval_steps,
+                                           configs.with_encoder(configs.TEACHER_HPARAMS, encoder))
         components += augmentation_nodes
         labeling, training_schema_gen = augmentation_nodes[-2], augmentation_nodes[-1]
         training_examples = labeling.outputs["augmented_examples"]
@@ -148,7 +156,7 @@ def create_pipeline(
         schema=training_schema,
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config=configs.TRAINER_HPARAMS)
+        custom_config=configs.with_encoder(configs.TRAINER_HPARAMS, encoder))
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -181,7 +189,7 @@ def create_pipeline(
 
 
 def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, settings: "configs.Augmentation",
-                  train_steps: int, eval_steps: int) -> list:
+                  train_steps: int, eval_steps: int, teacher_hparams: dict) -> list:
     """The teacher and the augmentation components; the last two are TeacherLabeling (the student's training
     data) and the ImportSchemaGen of that data. Only the train split of the labelled examples is augmented."""
     labelled = example_gen.outputs["examples"]
@@ -191,7 +199,7 @@ def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, setti
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config=configs.TEACHER_HPARAMS).with_id("TeacherTrainer")
+        custom_config=teacher_hparams).with_id("TeacherTrainer")
     teacher.add_upstream_node(anomalies_gate)
     teacher_evaluator = tfx.components.Evaluator(
         examples=labelled, model=teacher.outputs["model"], example_splits=[configs.EVAL_SPLIT],

@@ -140,7 +140,10 @@ def test_keras_layer_fine_tunes_as_cross_encoder(export_path):
     text_b = keras.Input(shape=(), dtype=tf.string, name="text_b")
     encoded = layer({"text_a": text_a, "text_b": text_b})
     model = keras.Model([text_a, text_b], keras.layers.Dense(1)(encoded["pooled_output"]))
-    assert len(layer.trainable_weights) >= 190  # embeddings + 12 layers x 16
+    assert len(layer.trainable_weights) >= 190  # position/type embeddings + 12 layers x 16
+    # The 250k-row word embedding table is frozen (see HubE5Encoder), still used in the forward pass.
+    assert not any("word_embeddings" in weight.name for weight in layer.trainable_weights)
+    assert any("word_embeddings" in weight.name for weight in layer.non_trainable_weights)
 
     inputs = [tf.constant(["running shoes", "T恤"]), tf.constant(["trail running sneakers", "garden hose"])]
     labels = tf.constant([[1.0], [0.0]])

@@ -1,8 +1,10 @@
 """Text embeddings from a TF Hub style encoder SavedModel (our export by default).
 
-The encoder must offer `embed(texts) -> [n, d]` (models/encoder's export does: mean-pooled and
-L2-normalised) or a `serving_default` signature taking one string tensor. Vectors are L2-normalised here
-again, so cosine similarity is a dot product whatever the encoder returns.
+The encoder must offer `embed(texts) -> [n, d]` (models/encoder's exports do: mean-pooled and
+L2-normalised) or a `serving_default` signature taking one string tensor. An encoder trained with asymmetric
+inputs (E5: "query: " / "passage: ") also offers `embed_passage`, used for product titles; queries, and
+whatever is compared with a query, go through `embed`. Vectors are L2-normalised here again, so cosine
+similarity is a dot product whatever the encoder returns.
 """
 import logging
 import time
@@ -28,16 +30,24 @@ class TextEncoder:
             self._embed = lambda texts: signature(texts)[output]
         else:
             raise ValueError(f"encoder {handle} has neither an `embed` function nor a serving_default signature")
+        self._embed_passage = getattr(self._model, "embed_passage", self._embed)
         logging.info("Loaded encoder %s in %.1f s", handle, time.perf_counter() - start)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """[len(texts), d] float32, L2-normalised, in the order of `texts`."""
+        """[len(texts), d] float32, L2-normalised, in the order of `texts`: queries (and symmetric use)."""
+        return self._embed_in_batches(self._embed, texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """As embed, for the documents searched (product titles): the encoder's passage form if it has one."""
+        return self._embed_in_batches(self._embed_passage, texts)
+
+    def _embed_in_batches(self, embed, texts: Sequence[str]) -> np.ndarray:
         # Batches of similar length: the encoder pads each batch to its longest text.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = []
         for start in range(0, len(order), self._batch_size):
             batch = tf.constant([texts[i] for i in order[start:start + self._batch_size]], dtype=tf.string)
-            batches.append(self._embed(batch).numpy())
+            batches.append(embed(batch).numpy())
         if not batches:
             return np.zeros((0, 0), dtype=np.float32)
         vectors = np.empty((len(texts), batches[0].shape[1]), dtype=np.float32)

@@ -40,9 +40,10 @@ class _Embed(beam.DoFn):
         self._encoder = TextEncoder(self._handle, self._batch_size)
 
     def process(self, batch: List[Tuple[Tuple[str, str], str]]):
-        keys, texts = zip(*batch)
-        for key, vector in zip(keys, self._encoder.embed(list(texts))):
-            yield key, vector
+        for namespace in sorted({key[0] for key, _ in batch}):
+            keys, texts = zip(*[(key, text) for key, text in batch if key[0] == namespace])
+            embed = self._encoder.embed_passages if namespace == _PRODUCT else self._encoder.embed
+            yield from zip(keys, embed(list(texts)))
 
 
 # Which title of a product is searched (and embedded) when sources disagree: the catalogue's, then the

@@ -57,11 +57,14 @@ class _Score(beam.DoFn):
 
 def pair_cosines(encoder, rows: Sequence[Mapping]) -> np.ndarray:
     """The zero-shot cosine of each row's query and product title (each distinct text embedded once)."""
-    texts = sorted({r[features.QUERY] for r in rows} | {r[features.PRODUCT_TITLE] for r in rows})
-    if not texts:
+    if not rows:
         return np.zeros(0, np.float32)
-    vectors = dict(zip(texts, encoder.embed(texts)))
-    return np.array([float(vectors[r[features.QUERY]] @ vectors[r[features.PRODUCT_TITLE]]) for r in rows])
+    queries = sorted({r[features.QUERY] for r in rows})
+    titles = sorted({r[features.PRODUCT_TITLE] for r in rows})
+    query_vectors = dict(zip(queries, encoder.embed(queries)))
+    title_vectors = dict(zip(titles, encoder.embed_passages(titles)))
+    return np.array([float(query_vectors[r[features.QUERY]] @ title_vectors[r[features.PRODUCT_TITLE]])
+                     for r in rows])
 
 
 def calibrate(encoder, labelled_train: Sequence[Mapping]) -> filtering.Calibration:

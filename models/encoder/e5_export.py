@@ -33,7 +33,15 @@ def default_export_dir() -> str:
 
 
 class HubE5Encoder(HubEncoder):
-    """HubEncoder plus the passage side of E5's asymmetric query / passage embeddings."""
+    """HubEncoder plus the passage side of E5's asymmetric query / passage embeddings.
+
+    The word embedding table (250,037 x 384: 96M of the 118M parameters) is left out of trainable_variables,
+    so hub.KerasLayer(trainable=True) fine-tunes everything else: a few thousand pairs touch a sliver of its
+    rows, while AdamW would keep and update two more full copies of it (about 770 MB) at every step."""
+
+    def __init__(self, tokenizer, encoder: bert.BertEncoder, name: str):
+        super().__init__(tokenizer, encoder, name)
+        self.trainable_variables = [v for v in self.trainable_variables if v is not encoder.word_embeddings]
 
     @tf.function(input_signature=[TEXTS])
     def embed_query(self, texts):
