@@ -18,7 +18,7 @@ demo: setup
 	$(PY) -m pipeline run --runner $(RUNNER) --data $(DEMO_DATA) --output $(DEMO_OUTPUT)
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 serve: setup
 	$(PY) -m serving --model-base-path $(DEMO_OUTPUT)/serving/search_ranker --port 8501
