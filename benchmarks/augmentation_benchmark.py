@@ -1,8 +1,10 @@
 """Augmentation benchmark (issue 4): how much LLM query generation and embedding retrieval, labelled by the
-few-label teacher and filtered, improve the fine-tuned cross-encoder, on PROTOCOL.md's dev split.
+few-label teacher and filtered, improve the fine-tuned cross-encoder, on PROTOCOL.md's dev split (Home Depot) or
+on the eval split of one of our samples, with either pretrained encoder (issue 7 item 3).
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python -m benchmarks.augmentation_benchmark --output benchmarks/results \\
-        [--seeds 42,43,44] [--generate-products 400] [--systems ...] [--quick]
+        [--data DIR] [--encoder all-MiniLM-L6-v2|multilingual-e5-small] [--seeds 42,43,44] \\
+        [--generate-products N] [--systems ...] [--quick]
 
 Systems: BM25 and the encoder zero-shot (no training, once); per seed: `few_label` (the cross-encoder
 fine-tuned on the 400 few-label queries), `labeller` (TeacherLabeling's label on the dev pairs: the
@@ -18,8 +20,22 @@ queries as the eval split (no dev query or near duplicate reaches training). The
 pipeline/configs.py's AUGMENTATION; training hyper-parameters are models.cross_encoder's DEFAULT_HPARAMS
 (as the encoder benchmark's `ours_few`), the same for teacher and students.
 
-Writes OUTPUT/augmentation_benchmark.{json,md,png} (aggregates only: the Home Depot data stays in ../shared),
-rewritten after every system; a second run with other --seeds adds them to the same report.
+--encoder picks the pretrained encoder of every part: the zero-shot system (queries through `embed`, titles
+through the passage form where the export has one: E5), the cross-encoders (encoder_handle = the name,
+resolved by models.cross_encoder) and the TextEncoder of retrieval, the eval guard and the labeller's cosine.
+
+--data takes the Home Depot folder (default) or a folder in our sample format (benchmarks/datasets.py: the
+pipeline's own rows and train/eval split; dev = the eval split, few-label = the train split, relevance 0..3
+mapped so that the training target is the pipeline's label). A sample is trained as the pipeline trains
+(SAMPLE_HPARAMS_FROM_CONFIGS taken from configs.CROSS_ENCODER_HPARAMS: batch 16, lr 1e-4, 3 epochs, i.e.
+about the Trainer's 150 steps on the ~700 train rows; no early stopping, which would need the eval split),
+generates for configs.QG_MAX_PRODUCTS products by default, and has no full-label ceiling (every labelled
+query outside the eval split already trains the few-label model).
+
+Writes OUTPUT/<result_name>.{json,md,png} (aggregates only: the Home Depot data stays in ../shared):
+augmentation_benchmark for Home Depot with MiniLM (the issue-4 report), else
+augmentation_benchmark_<data set>_<encoder>; rewritten after every system; a second run with other --seeds
+adds them to the same report. benchmarks/encoder_comparison.py tabulates every such report.
 """
 import argparse
 import collections
@@ -32,8 +48,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from benchmarks import datasets, homedepot, metrics
 from benchmarks import encoder_benchmark as eb
-from benchmarks import homedepot, metrics
+from pipeline import configs
 
 RESULT_NAME = "augmentation_benchmark"
 BASELINES = ("bm25", "zero_shot")
@@ -41,12 +58,32 @@ TRAINED = ("few_label", "labeller", "generation", "retrieval", "both", "full_lab
 FEW_LABEL_SYSTEMS = ("bm25", "zero_shot", "few_label", "labeller")  # what augmentation has to beat
 ALL_SYSTEMS = BASELINES + TRAINED
 VARIANTS = {"generation": ("generated",), "retrieval": ("retrieved",), "both": ("generated", "retrieved")}
-LABELS = {"bm25": "BM25", "zero_shot": "MiniLM zero-shot", "few_label": "few-label cross-encoder, no augmentation",
+LABELS = {"bm25": "BM25", "zero_shot": "encoder zero-shot", "few_label": "few-label cross-encoder, no augmentation",
           "labeller": "few-label cross-encoder + zero-shot ensemble (the teacher's label), no augmentation",
           "generation": "few-label + generation", "retrieval": "few-label + retrieval",
           "both": "few-label + generation + retrieval", "full_label": "full-label (ceiling)"}
 QUICK = {"dev": 60, "few": 30, "full": 60, "catalog": 3000, "products": 6, "epochs": 1}
 LLM_THREADS = 2  # the benchmark has the machine to itself; the pipeline's default is 1 per Beam worker
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"  # the issue-4 report's encoder (models.encoder.DEFAULT_ENCODER)
+HOMEDEPOT_GENERATE_PRODUCTS = 400
+# The pipeline's training length on a sample: these keys of configs.CROSS_ENCODER_HPARAMS (its `epochs` are
+# rounds of TRAIN_STEPS = 150 steps; here 3 passes over the ~700 train rows of a sample, ~130 steps).
+SAMPLE_HPARAMS_FROM_CONFIGS = ("batch_size", "learning_rate", "warmup_fraction", "decay", "loss", "epochs")
+NO_CEILING_NOTE = ("**No full-label ceiling on a sample**: every labelled query outside the eval split is "
+                   "already the few-label training set (the pipeline's train split), so there is no larger "
+                   "labelled set to train an upper bound on; gap closed is not computed.")
+
+
+def system_label(name: str, encoder: str = DEFAULT_ENCODER) -> str:
+    """The system's label in the reports; the zero-shot one names its encoder."""
+    return f"{encoder} zero-shot" if name == "zero_shot" else LABELS[name]
+
+
+def result_name(dataset: str, encoder: str = DEFAULT_ENCODER, quick: bool = False) -> str:
+    """File name (no extension) of a run's report: augmentation_benchmark for Home Depot with MiniLM (the
+    issue-4 report keeps its name), else augmentation_benchmark_<dataset>_<encoder>; _quick for a smoke run."""
+    name = RESULT_NAME if (dataset, encoder) == ("homedepot", DEFAULT_ENCODER) else f"{RESULT_NAME}_{dataset}_{encoder}"
+    return name + ("_quick" if quick else "")
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -106,16 +143,16 @@ class Augmenter:
         self.timings["embed_catalog"] = {"texts": texts, "seconds": seconds, "texts_per_s": texts / seconds}
         log(f"embedded {len(catalog_ids)} catalogue titles and {len(self.dev_queries)} dev queries in {seconds:.0f} s")
 
-    def generate(self, seed: int, products: int, labelled_queries: Sequence[str]) -> Dict[str, Any]:
+    def generate(self, seed: int, products: int, labelled_queries: Sequence[str],
+                 threads: int = LLM_THREADS) -> Dict[str, Any]:
         """Generated query rows for `products` catalogue products (the component's seeded choice)."""
         from components.augmentation import llm_backends
         from components.query_generation import executor as qg
-        from pipeline import configs
 
         args = configs.AUGMENTATION.generation_args
         settings = qg.Settings.from_exec_properties({
             **args, "seed": seed, "max_products": products,
-            "backend_config": json.dumps({**args["backend_config"], "n_threads": LLM_THREADS})})
+            "backend_config": json.dumps({**args["backend_config"], "n_threads": threads})})
         chosen = sorted(self.index.ids, key=lambda pid: qg.product_rank(seed, pid))[:products]
         backend = llm_backends.create(settings.backend, settings.backend_config)
         rows, stats = [], collections.Counter()
@@ -142,7 +179,6 @@ class Augmenter:
         """Retrieval's candidates of every method (generated rows and labelled queries as in the component)."""
         from components.retrieval import candidates as retrieval
         from models import features
-        from pipeline import configs
 
         start = time.perf_counter()
         texts, judged = retrieval.labelled_queries(labelled)
@@ -227,8 +263,9 @@ def aggregate(report: Dict[str, Any]) -> Dict[str, Any]:
                 out["targets"].append({"what": f"both - {other} >= +{need}", "met": diff >= need,
                                        "detail": f"{diff:+.4f}"})
         half = out["systems"]["both"].get("gap_closed_from_best_few", math.nan)
-        out["targets"].append({"what": "closes >= half of the gap from the best few-label system to full-label",
-                               "met": half >= 0.5, "detail": f"{half:.2f}" if not math.isnan(half) else "–"})
+        if not math.isnan(ceiling):  # a sample has no ceiling: no gap to close
+            out["targets"].append({"what": "closes >= half of the gap from the best few-label system to full-label",
+                                   "met": half >= 0.5, "detail": f"{half:.2f}" if not math.isnan(half) else "–"})
     out["ceiling_source"] = ("full_label in this run" if "full_label" in means
                              else report.get("ceiling", {}).get("source", "none"))
     return out
@@ -249,8 +286,11 @@ def _ms(s: Optional[Dict[str, float]], digits=4) -> str:
 def render_markdown(report: Dict[str, Any]) -> str:
     agg = report.get("aggregate", {})
     seeds = sorted(report.get("seeds", {}), key=int)
-    lines = [f"# Augmentation benchmark{' (QUICK smoke run: subsets, not comparable)' if report.get('quick') else ''}",
-             "", f"PROTOCOL.md dev split: {report.get('dev_queries')} queries, {report.get('dev_pairs')} pairs "
+    encoder = report.get("encoder", DEFAULT_ENCODER)
+    lines = [f"# Augmentation benchmark: {report.get('dataset', 'homedepot')}, {encoder}"
+             f"{' (QUICK smoke run: subsets, not comparable)' if report.get('quick') else ''}",
+             "", f"{report.get('split', 'PROTOCOL.md dev split')}: {report.get('dev_queries')} queries, "
+             f"{report.get('dev_pairs')} pairs "
              f"({report.get('headline_queries')} headline queries). Seeds: {', '.join(seeds) or '–'} "
              "(mean ± std [min, max] over seeds where more than one). Updated "
              f"{report.get('updated')}.", "",
@@ -259,9 +299,9 @@ def render_markdown(report: Dict[str, Any]) -> str:
     for name in ALL_SYSTEMS:
         s = agg.get("systems", {}).get(name)
         if s is None:
-            lines.append(f"| {LABELS[name]} | not run | | | | |")
+            lines.append(f"| {system_label(name, encoder)} | not run | | | | |")
             continue
-        lines.append(f"| {LABELS[name]} | {_ms(s['ndcg@10'])} | {_ms(s['ndcg@10_all'])} | "
+        lines.append(f"| {system_label(name, encoder)} | {_ms(s['ndcg@10'])} | {_ms(s['ndcg@10_all'])} | "
                      f"{_ms(s['pairwise_accuracy'])} | {_ms(s['augmented_kept'], 0)} | "
                      f"{_ms(s.get('gap_closed'), 2)} |")
     lines += ["", f"Gap closed = (NDCG[method] - NDCG[few-label]) / (NDCG[full-label] - NDCG[few-label]) per seed "
@@ -322,12 +362,15 @@ def render_plot(report: Dict[str, Any], path: str) -> None:
         draw.line([sx(x), height - bottom, sx(x), height - bottom + 4], fill="black")
         draw.text((sx(x) - 10, height - bottom + 8), f"{x:.0f}", fill="black")
     draw.text((left, 12), "NDCG@10 (headline, dev split) vs augmented samples kept", fill="black")
-    draw.text((left + 200, height - 24), "augmented training samples kept (labelled: 2,557 pairs)", fill="black")
+    labelled = report.get("few_label_pairs")
+    draw.text((left + 200, height - 24), "augmented training samples kept (labelled: "
+              f"{f'{labelled:,}' if isinstance(labelled, int) else '?'} pairs)", fill="black")
+    encoder = report.get("encoder", DEFAULT_ENCODER)
     colours = {"few_label": "black", "generation": "darkorange", "retrieval": "royalblue", "both": "forestgreen",
                "bm25": "gray", "zero_shot": "purple", "full_label": "firebrick"}
     for name, y in lines.items():
         draw.line([left, sy(y), width - right, sy(y)], fill=colours[name], width=1)
-        draw.text((width - right + 6, sy(y) - 6), f"{LABELS[name]} {y:.4f}", fill=colours[name])
+        draw.text((width - right + 6, sy(y) - 6), f"{system_label(name, encoder)} {y:.4f}", fill=colours[name])
     for x, y, name in points:
         draw.ellipse([sx(x) - 5, sy(y) - 5, sx(x) + 5, sy(y) + 5], fill=colours[name])
     for i, name in enumerate(("few_label",) + tuple(VARIANTS)):  # legend, in the top-right corner
@@ -352,23 +395,42 @@ def write(report: Dict[str, Any], output: str, name: str) -> None:
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.augmentation_benchmark",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--output", required=True, help="folder for augmentation_benchmark.{json,md,png}")
+    parser.add_argument("--output", required=True, help="folder of the reports (<result name>.{json,md,png})")
     parser.add_argument("--seeds", default="42,43,44", help="comma-separated training / generation seeds")
-    parser.add_argument("--systems", default=",".join(ALL_SYSTEMS), help=f"subset of {','.join(ALL_SYSTEMS)}")
-    parser.add_argument("--generate-products", type=int, default=400,
-                        help="catalogue products the LLM writes queries for, per seed")
+    parser.add_argument("--systems", default=None,
+                        help=f"subset of {','.join(ALL_SYSTEMS)} (default: all; on a sample all but full_label)")
+    parser.add_argument("--generate-products", type=int, default=None,
+                        help="catalogue products the LLM writes queries for, per seed (default: "
+                             f"{HOMEDEPOT_GENERATE_PRODUCTS} on Home Depot, configs.QG_MAX_PRODUCTS = "
+                             f"{configs.QG_MAX_PRODUCTS} on a sample)")
+    parser.add_argument("--encoder", choices=configs.ENCODERS, default=DEFAULT_ENCODER,
+                        help="the pretrained encoder of the zero-shot system, the cross-encoders and retrieval")
     parser.add_argument("--ceiling-from", default="",
                         help="without full_label in --systems: the encoder benchmark's JSON whose ours_full "
                              "NDCG@10 serves as the ceiling (same model code and hyper-parameters)")
-    parser.add_argument("--data", default=str(homedepot.DEFAULT_DIR), help="the homedepot folder")
+    parser.add_argument("--data", default=str(homedepot.DEFAULT_DIR),
+                        help="the homedepot folder, or a folder in our sample format (search_log*.csv + catalog.csv)")
+    parser.add_argument("--llm-threads", type=int, default=LLM_THREADS,
+                        help="llama.cpp threads of query generation (1 on a machine shared with other work: "
+                             "more threads than free cores stall llama.cpp)")
     parser.add_argument("--quick", action="store_true", help=f"smoke test on subsets: {QUICK}")
     parser.add_argument("--render-only", action="store_true", help="re-render the MD and PNG from the JSON")
     args = parser.parse_args(argv)
+    args.dataset = datasets.dataset_name(args.data)
+    args.name = result_name(args.dataset, args.encoder, args.quick)
+    on_sample = args.dataset != datasets.HOMEDEPOT
+    if args.generate_products is None:
+        args.generate_products = configs.QG_MAX_PRODUCTS if on_sample else HOMEDEPOT_GENERATE_PRODUCTS
     args.seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    default_systems = [s for s in ALL_SYSTEMS if not (on_sample and s == "full_label")]
+    args.systems = ([s.strip() for s in args.systems.split(",") if s.strip()] if args.systems
+                    else default_systems)
     unknown = set(args.systems) - set(ALL_SYSTEMS)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    if on_sample and ("full_label" in args.systems or args.ceiling_from):
+        parser.error("a sample has no full-label set (its train split is the few-label set): no full_label, "
+                     "no --ceiling-from")
     if any(s in VARIANTS or s == "labeller" for s in args.systems) and "few_label" not in args.systems:
         parser.error("labeller and the augmentation systems need few_label (it is their teacher)")
     return args
@@ -381,17 +443,34 @@ def _load(path: str) -> Optional[Dict[str, Any]]:
         return json.load(f)
 
 
+def training_hparams(dataset: datasets.Dataset, encoder: str, quick: bool) -> Dict[str, Any]:
+    """Teacher's and students' hparams: DEFAULT_HPARAMS on Home Depot (as the encoder benchmark), the
+    pipeline's training length on a sample; the encoder by name; 1 epoch in a quick run."""
+    overrides = {"encoder_handle": encoder}
+    if not dataset.has_full_label:
+        overrides.update({k: configs.CROSS_ENCODER_HPARAMS[k] for k in SAMPLE_HPARAMS_FROM_CONFIGS})
+    if quick:
+        overrides["epochs"] = QUICK["epochs"]
+    return eb.our_hparams(overrides)
+
+
+def eval_guard_text(dataset: datasets.Dataset, dev_queries: int) -> str:
+    what = "dev queries play" if dataset.has_full_label else "queries of the pipeline's eval split are"
+    return (f"the {dev_queries:,} {what} the eval split: eval_query and eval_near_duplicate reject any "
+            "candidate query equal or near to one")
+
+
 def run(args, argv: Sequence[str]) -> Dict[str, Any]:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     from components.teacher_labeling import executor as labeling
     from components.teacher_labeling import filtering
     from models import cross_encoder, features
-    from pipeline import configs
 
-    name = RESULT_NAME + ("_quick" if args.quick else "")
+    name = args.name
     log = lambda text: print(f"[augmentation_benchmark {time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
-    data = homedepot.load(args.data)
-    ids = eb.splits(data, False, 0)
+    dataset = datasets.load(args.data)
+    data = dataset.data
+    ids = dataset.split_ids()
     if args.quick:
         ids = {k: eb.sample_query_ids(v, QUICK[k.split("_")[0]], 0) for k, v in ids.items()}
     dev = eb.select(data.pairs, ids["dev"])
@@ -403,24 +482,32 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
     command = "TF_USE_LEGACY_KERAS=1 .venv/bin/python -m benchmarks.augmentation_benchmark " + " ".join(argv)
     report = _load(os.path.join(args.output, f"{name}.json")) or {
         "quick": args.quick, "seeds": {}, "baselines": {}, "commands": [], "notes": []}
+    report.update(dataset=dataset.name, data_dir=str(args.data), split=dataset.describe_split(),
+                  encoder=args.encoder, rows_dropped=dataset.rows_dropped)
+    if not dataset.has_full_label and NO_CEILING_NOTE not in report["notes"]:
+        report["notes"].append(NO_CEILING_NOTE)
     report.update(dev_queries=len(ids["dev"]), dev_pairs=len(dev), few_label_pairs=len(few),
                   full_label_pairs=len(full), catalog_products=len(catalog_ids), machine=eb.machine_info(),
                   headline_queries=metrics.evaluate(eb.judged(dev, [0.0] * len(dev)))["headline_queries"])
     report["commands"] = report.get("commands", []) + [command]
-    hp = eb.our_hparams({"epochs": QUICK["epochs"]} if args.quick else {})
+    hp = training_hparams(dataset, args.encoder, args.quick)
     settings = dataclasses.replace(filtering.Settings(**configs.AUGMENTATION.labeling_args),
                                    teacher_score=cross_encoder.score_meaning(hp))
     report["settings"] = {
         "hparams (teacher and students; seed: the run's)": json.dumps({**hp, "seed": "per run"}, sort_keys=True),
-        "full-label hparams": json.dumps({**hp, **eb.FULL_LABEL_OVERRIDES, "seed": "per run"}, sort_keys=True),
+        "hparams from": ("models.cross_encoder DEFAULT_HPARAMS (as the encoder benchmark's ours_few)"
+                         if dataset.has_full_label else "DEFAULT_HPARAMS with configs.CROSS_ENCODER_HPARAMS' "
+                         f"{', '.join(SAMPLE_HPARAMS_FROM_CONFIGS)} (the pipeline's training length; no early "
+                         "stopping)"),
+        **({"full-label hparams": json.dumps({**hp, **eb.FULL_LABEL_OVERRIDES, "seed": "per run"}, sort_keys=True)}
+           if dataset.has_full_label else {}),
         "augmentation (pipeline/configs.py AUGMENTATION)": json.dumps(
             {"retrieval": configs.AUGMENTATION.retrieval_args, "labeling": configs.AUGMENTATION.labeling_args,
              "generation": {**configs.AUGMENTATION.generation_args, "seed": "per run",
                             "max_products": QUICK["products"] if args.quick else args.generate_products,
                             "backend_config": {**configs.AUGMENTATION.generation_args["backend_config"],
-                                               "n_threads": LLM_THREADS}}}, sort_keys=True, default=str),
-        "eval guard": "the 2,000 dev queries play the eval split: eval_query and eval_near_duplicate reject "
-                      "any candidate query equal or near to one",
+                                               "n_threads": args.llm_threads}}}, sort_keys=True, default=str),
+        "eval guard": eval_guard_text(dataset, len(ids["dev"])),
         "catalogue": f"{len(catalog_ids)} products indexed (exact cosine search)",
     }
     if args.ceiling_from and "full_label" not in args.systems:
@@ -443,7 +530,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
     for system in BASELINES:
         if system in args.systems:
             log(f"{system} ...")
-            result = eb.run_bm25(data, dev) if system == "bm25" else eb.run_zero_shot(dev)
+            result = eb.run_bm25(data, dev) if system == "bm25" else eb.run_zero_shot(dev, args.encoder)
             holder = {"systems": {}}
             per_query[system] = finish(system, holder, result)
             report["baselines"][system] = holder["systems"][system]
@@ -451,14 +538,14 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
     trained = [s for s in args.systems if s in TRAINED]
     if not trained:
         return report
-    encoder_dir = eb._export_dir()
+    encoder_handle = args.encoder  # the cross-encoders resolve the name (models.cross_encoder)
     augmenter = None
     for seed in args.seeds:
         entry = report["seeds"][str(seed)] = {"systems": {}, "stages": {}, "ledgers": {}, "paired": {}}
         teacher_score = teacher_dev_scores = None
         if "few_label" in trained:
             log(f"seed {seed}: few_label (the teacher) on {len(few)} pairs ...")
-            result = eb.run_ours(few, dev, {**hp, "seed": seed}, seed, {}, encoder_dir, keep_model=True)
+            result = eb.run_ours(few, dev, {**hp, "seed": seed}, seed, {}, encoder_handle, keep_model=True)
             teacher_score = eb.make_scorer(result.pop("model"), {})
             teacher_dev_scores = list(result["scores"])
             result.update(labelled=len(few), augmented_kept=0)
@@ -469,7 +556,8 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
         variants = [v for v in VARIANTS if v in trained]
         if variants or "labeller" in trained:
             if augmenter is None:
-                augmenter = Augmenter(data, catalog_ids, [p.query for p in dev], encoder_dir, log)
+                augmenter = Augmenter(data, catalog_ids, [p.query for p in dev],
+                                      cross_encoder.resolve_encoder_handle(args.encoder), log)
                 report["catalog_embedding"] = augmenter.timings["embed_catalog"]
             entry["stages"]["embed catalogue + dev queries (once per run)"] = augmenter.timings["embed_catalog"]
             labelled = labelled_rows(few)
@@ -486,9 +574,9 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
         if variants:
             generated = {"rows": [], "stats": {}}
             if {"generation", "both"} & set(variants):
-                log(f"seed {seed}: generating queries for {args.generate_products} catalogue products ...")
-                generated = augmenter.generate(seed, args.generate_products if not args.quick else QUICK["products"],
-                                               sorted({p.query for p in few}))
+                products = QUICK["products"] if args.quick else args.generate_products
+                log(f"seed {seed}: generating queries for {products} catalogue products ...")
+                generated = augmenter.generate(seed, products, sorted({p.query for p in few}), args.llm_threads)
                 entry["stages"]["generate queries (LLM)"] = {
                     k: generated[k] for k in ("products", "seconds", "products_per_s", "queries_per_s")} | {
                     "queries_kept": len(generated["rows"])}
@@ -507,7 +595,8 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                 kept = [augmented_pair(r) for r in outcome.kept]
                 weights = [1.0] * len(few) + [r[features.WEIGHT] for r in outcome.kept]
                 log(f"seed {seed}: {variant}: training on {len(few)} labelled + {len(kept)} augmented pairs ...")
-                result = eb.run_ours(few + kept, dev, {**hp, "seed": seed}, seed, {}, encoder_dir, weights=weights)
+                result = eb.run_ours(few + kept, dev, {**hp, "seed": seed}, seed, {}, encoder_handle,
+                                     weights=weights)
                 result.update(labelled=len(few), augmented_kept=len(kept))
                 entry["stages"][f"train {variant}"] = {"train_pairs": result["train_pairs"],
                                                        "train_pairs_per_s": result["train_pairs_per_s"],
@@ -521,7 +610,8 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                 write(report, args.output, name)
         if "full_label" in trained:
             log(f"seed {seed}: full_label on {len(full)} pairs ...")
-            result = eb.run_ours(full, dev, {**hp, **eb.FULL_LABEL_OVERRIDES, "seed": seed}, seed, {}, encoder_dir)
+            result = eb.run_ours(full, dev, {**hp, **eb.FULL_LABEL_OVERRIDES, "seed": seed}, seed, {},
+                                 encoder_handle)
             result.update(labelled=len(full), augmented_kept=0)
             finish("full_label", entry, result)
     return report
@@ -530,10 +620,9 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse(argv)
-    name = RESULT_NAME + ("_quick" if args.quick else "")
     if args.render_only:
-        report = _load(os.path.join(args.output, f"{name}.json"))
-        write(report, args.output, name)
+        report = _load(os.path.join(args.output, f"{args.name}.json"))
+        write(report, args.output, args.name)
     else:
         report = run(args, argv)
     print(render_markdown(report))
