@@ -28,6 +28,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from models.encoder.atomic_export import pid_alive
+
 STAGING_PREFIX = ".push-"  # hidden, and not a version number to TF Serving or serving/model_store.py
 
 
@@ -54,16 +56,6 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname())
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0 only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another user
-    return True
-
-
 def remove_abandoned_staging(base_directory: str) -> List[str]:
     """Deletes the staging directories of pushes on this host whose process is gone (killed mid-copy);
     returns their paths."""
@@ -73,7 +65,7 @@ def remove_abandoned_staging(base_directory: str) -> List[str]:
     removed = []
     for name in sorted(os.listdir(base_directory)):
         match = pattern.match(name)
-        if match and not _process_alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             shutil.rmtree(os.path.join(base_directory, name), ignore_errors=True)
             removed.append(os.path.join(base_directory, name))
     return removed

@@ -55,16 +55,24 @@ class _Score(beam.DoFn):
                             calibration)
 
 
-def pair_cosines(encoder, rows: Sequence[Mapping]) -> np.ndarray:
-    """The zero-shot cosine of each row's query and product title (each distinct text embedded once)."""
+def pair_cosines(encoder, rows: Sequence[Mapping],
+                 query_vectors: Optional[Mapping[str, np.ndarray]] = None) -> np.ndarray:
+    """The zero-shot cosine of each row's query and product title (each distinct text embedded once);
+    query_vectors: the rows' query embeddings if the caller has them already."""
     if not rows:
         return np.zeros(0, np.float32)
-    queries = sorted({r[features.QUERY] for r in rows})
+    if query_vectors is None:
+        query_vectors = embed_queries(encoder, rows)
     titles = sorted({r[features.PRODUCT_TITLE] for r in rows})
-    query_vectors = dict(zip(queries, encoder.embed(queries)))
     title_vectors = dict(zip(titles, encoder.embed_passages(titles)))
     return np.array([float(query_vectors[r[features.QUERY]] @ title_vectors[r[features.PRODUCT_TITLE]])
                      for r in rows])
+
+
+def embed_queries(encoder, rows: Sequence[Mapping]) -> Dict[str, np.ndarray]:
+    """{query: embedding} of the rows' distinct queries."""
+    queries = sorted({r[features.QUERY] for r in rows})
+    return dict(zip(queries, encoder.embed(queries))) if queries else {}
 
 
 def calibrate(encoder, labelled_train: Sequence[Mapping]) -> filtering.Calibration:
@@ -82,10 +90,12 @@ def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: fi
     be None only when settings.zero_shot_weight is 0. Each row also keeps both parts of its label."""
     if calibration is None and settings.zero_shot_weight:
         raise ValueError("a zero_shot_weight above 0 needs the zero-shot calibration (calibrate())")
-    queries = sorted({r[features.QUERY] for r in rows})
-    nearest_eval = dict(zip(queries, (encoder.embed(queries) @ eval_vectors.T).max(axis=1)
-                            if len(eval_vectors) and queries else [-1.0] * len(queries)))
-    cosines = pair_cosines(encoder, rows).tolist() if settings.zero_shot_weight else [None] * len(rows)
+    # Each distinct query is embedded once, for both the eval guard and the zero-shot cosine.
+    query_vectors = embed_queries(encoder, rows) if len(eval_vectors) or settings.zero_shot_weight else {}
+    nearest_eval = ({query: float((vector @ eval_vectors.T).max()) for query, vector in query_vectors.items()}
+                    if len(eval_vectors) else {})
+    cosines = (pair_cosines(encoder, rows, query_vectors).tolist() if settings.zero_shot_weight
+               else [None] * len(rows))
     annotated = []
     for row, score, cosine in zip(rows, teacher_scores, cosines):
         gain = filtering.gain_of(float(score), settings.teacher_score)
@@ -93,7 +103,7 @@ def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: fi
                                                                     settings.zero_shot_weight)
         annotated.append({**row, filtering.TEACHER_SCORE: label, filtering.CROSS_ENCODER_GAIN: gain,
                           filtering.ZERO_SHOT_COSINE: cosine,
-                          filtering.EVAL_SIMILARITY: float(nearest_eval[row[features.QUERY]])})
+                          filtering.EVAL_SIMILARITY: nearest_eval.get(row[features.QUERY], -1.0)})
     return annotated
 
 

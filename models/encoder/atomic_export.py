@@ -40,11 +40,12 @@ def _remove_stale_temps(output: pathlib.Path) -> None:
     pattern = re.compile(re.escape(f".{output.name}.") + r"(?:tmp|old)-(\d+)$")
     for path in output.parent.glob(f".{output.name}.*"):
         match = pattern.match(path.name)
-        if match and not _pid_alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
