@@ -6,6 +6,7 @@ from typing import Optional
 
 from components.retrieval import candidates
 from components.teacher_labeling import filtering
+from models import encoder as encoder_exports  # names only: TensorFlow loads on first use of an exporter
 
 PIPELINE_NAME = "search-relevance"
 VALIDATION_PIPELINE_NAME = f"{PIPELINE_NAME}-validation"  # the data validation alone (new data drops)
@@ -43,8 +44,8 @@ MODEL_KIND = "cross_encoder"
 # baked into the Kubeflow image): all-MiniLM-L6-v2 (English; 6 layers) and multilingual-e5-small (Chinese and
 # about 100 other languages; 12 layers, about twice the compute). ENCODER is the default of every component
 # (`python -m pipeline run --encoder NAME` picks another).
-ENCODERS = ("all-MiniLM-L6-v2", "multilingual-e5-small")
-ENCODER = "all-MiniLM-L6-v2"
+ENCODERS = tuple(encoder_exports.EXPORTERS)
+ENCODER = encoder_exports.DEFAULT_ENCODER
 
 
 def encoder_dir(name: str = ENCODER) -> pathlib.Path:
