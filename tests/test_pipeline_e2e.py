@@ -16,7 +16,7 @@ from components import examples_io
 from components.augmentation import report as report_lib
 from components.search_log_example_gen.rules import InvalidSearchLogError
 from models import features, signatures
-from pipeline import configs, runners, scoring, summary
+from pipeline import configs, scoring, summary
 
 COMPONENTS = ("SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
               "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "QueryGeneration", "Retrieval",
@@ -135,16 +135,16 @@ def test_pushed_model_ranks_an_obvious_match_first(pushed_model):
     assert scores[0] > scores[1], scores
 
 
-def test_reruns_are_served_from_cache(output_dir, sample_data_dir):
+def test_reruns_are_served_from_cache(output_dir, sample_data_dir, run_test_pipeline):
     # Second run: data and training come from the cache; the Evaluator's input changed (the latest
     # blessed model is now a baseline), so it evaluates again, against that baseline, and Pusher follows.
-    runners.run("local", sample_data_dir, output_dir, runners.beam_args(workers=1))
+    run_test_pipeline(sample_data_dir, output_dir)
     evaluated_again = ("Evaluator", "Pusher")
     assert _states(output_dir) == {c: [COMPLETE, COMPLETE if c in evaluated_again else CACHED]
                                    for c in COMPONENTS}
     assert set(summary.collect(output_dir)["metrics"]) == {"candidate", "baseline", summary.TEACHER}
     # Third run: nothing changed, so every component is a cache hit.
-    runners.run("local", sample_data_dir, output_dir, runners.beam_args(workers=1))
+    run_test_pipeline(sample_data_dir, output_dir)
     assert all(states[-1] == CACHED for states in _states(output_dir).values())
 
 
@@ -179,7 +179,7 @@ def test_augmentation_adds_accounted_samples_and_never_touches_eval(output_dir):
     assert all(features.RELEVANCE_MIN <= r[features.RELEVANCE] <= features.RELEVANCE_MAX for r in train)
 
 
-def test_broken_data_drop_stops_the_run_before_training(tmp_path, sample_data_dir):
+def test_broken_data_drop_stops_the_run_before_training(tmp_path, sample_data_dir, run_test_pipeline):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     with open(os.path.join(sample_data_dir, "search_log.csv"), encoding="utf-8") as f:
@@ -191,5 +191,5 @@ def test_broken_data_drop_stops_the_run_before_training(tmp_path, sample_data_di
     shutil.copy(os.path.join(sample_data_dir, configs.CATALOG_FILE), data_dir)
     output = str(tmp_path / "out")
     with pytest.raises(InvalidSearchLogError, match="relevance_out_of_range"):
-        runners.run("local", str(data_dir), output, runners.beam_args(workers=1))
+        run_test_pipeline(str(data_dir), output)
     assert _states(output)["TeacherTrainer"] == [] and _states(output)["Transform"] == []

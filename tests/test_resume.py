@@ -3,6 +3,9 @@
 The second run must serve everything upstream of the Trainer from MLMD's cache, train again (the killed
 execution and its half-written output are never used), bless, push a model that loads and scores.
 Without augmentation (the resume logic is the same for every node) and with a short training.
+
+Both runs go through BeamDagRunner (the end-to-end test covers LocalDagRunner): this is also the Beam
+runner's whole-pipeline test, from the command line and in process.
 """
 import os
 import signal
@@ -22,6 +25,7 @@ UPSTREAM = ("SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleV
             "Transform")
 DOWNSTREAM = ("Trainer", "Evaluator", "Pusher")
 Execution = mlmd.proto.Execution
+RUNNER = "beam"
 TRAINING_TIMEOUT_S = 1800  # the upstream components run first; the machine may be shared
 
 
@@ -55,8 +59,8 @@ def _training_under_way(log_path):
 
 def _start_run(output_dir, log_path):
     """`python -m pipeline run` in its own process group (so that one signal kills it and its children)."""
-    command = [sys.executable, "-m", "pipeline", "run", "--no-augmentation", "--data", str(configs.SAMPLE_DATA_DIR),
-               "--output", output_dir, "--train-steps", str(TRAIN_STEPS)]
+    command = [sys.executable, "-m", "pipeline", "run", "--runner", RUNNER, "--no-augmentation",
+               "--data", str(configs.SAMPLE_DATA_DIR), "--output", output_dir, "--train-steps", str(TRAIN_STEPS)]
     with open(log_path, "wb") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=str(configs.REPO_ROOT), env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
@@ -93,7 +97,7 @@ def resumed(tmp_path_factory):
     log_path = os.path.join(output_dir, "killed_run.log")
     _kill_during_training(_start_run(output_dir, log_path), log_path)
     killed = _killed_state(output_dir)
-    runners.run("local", str(configs.SAMPLE_DATA_DIR), output_dir, runners.beam_args(workers=1),
+    runners.run(RUNNER, str(configs.SAMPLE_DATA_DIR), output_dir, runners.beam_args(workers=1),
                 overrides={"train_steps": TRAIN_STEPS, "augmentation": configs.NO_AUGMENTATION})
     return output_dir, killed
 

@@ -1,11 +1,11 @@
-"""The Beam runner end to end (in-memory FnApiRunner), and the command line's argument handling."""
+"""The runners' argument handling and the command line (BeamDagRunner's whole run: tests/test_resume.py)."""
 import json
 import subprocess
 import sys
 
 import pytest
 
-from pipeline import configs, runners, summary
+from pipeline import configs, runners
 
 
 def test_beam_args_select_the_local_engine_and_multiprocessing():
@@ -17,14 +17,6 @@ def test_beam_args_select_the_local_engine_and_multiprocessing():
 def test_unknown_runner_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="unknown runner 'spark'"):
         runners.run("spark", str(configs.SAMPLE_DATA_DIR), str(tmp_path), [])
-
-
-def test_beam_dag_runner_runs_the_pipeline(tmp_path, sample_data_dir):
-    # Without augmentation: the local run (tests/test_pipeline_e2e.py) covers it; this checks the runner.
-    runners.run("beam", sample_data_dir, str(tmp_path), runners.beam_args(workers=1),
-                overrides={"augmentation": configs.NO_AUGMENTATION})
-    outcome = summary.collect(str(tmp_path))
-    assert outcome["blessed"] and outcome["pushed"]
 
 
 def test_command_line_help_lists_the_runners():
