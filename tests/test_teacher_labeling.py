@@ -197,9 +197,15 @@ def test_the_label_mixes_the_cross_encoder_and_the_calibrated_zero_shot_cosine()
         filtering.Settings(zero_shot_weight=1.5)
 
 
-def test_executor_labels_with_the_ensemble_calibrated_on_the_labelled_rows(tmp_path):
+def test_executor_labels_with_the_ensemble_calibrated_on_the_labelled_rows(tmp_path, monkeypatch):
+    from components.retrieval import embedding
+    loads = []
+    load = embedding.TextEncoder.__init__
+    monkeypatch.setattr(embedding.TextEncoder, "__init__", lambda self, *a, **k: loads.append(a) or load(self, *a, **k))
     settings = filtering.Settings(**{**vars(SETTINGS), "zero_shot_weight": 0.5, "min_confidence": 0.0})
     train, _, report = run_labeling(tmp_path, settings)
+    # Eval-query embedding, calibration and scoring share one encoder per worker process.
+    assert len(loads) == 1
     document = report_lib.read_report(report)
     calibration = filtering.Calibration(**document["settings"]["zero_shot_calibration"])
     assert calibration.pairs == 2  # the two labelled train rows

@@ -6,7 +6,9 @@ plus the kept candidates (soft label, weight by origin); split `eval` = the labe
 import dataclasses
 import logging
 import os
+import threading
 import time
+import weakref
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import apache_beam as beam
@@ -27,6 +29,21 @@ HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also 
 _BATCH = 64
 
 
+# {handle: TextEncoder} of this process, alive while a DoFn holds it: the DoFns that embed share one copy (a
+# multilingual export is ~490 MB) and it is freed with them (Beam's Shared would keep it after the run).
+_ENCODERS = weakref.WeakValueDictionary()
+_ENCODERS_LOCK = threading.Lock()
+
+
+def _load_encoder(handle: str):
+    with _ENCODERS_LOCK:
+        encoder = _ENCODERS.get(handle)
+        if encoder is None:
+            from components.retrieval.embedding import TextEncoder  # loads TensorFlow Text on the worker
+            encoder = _ENCODERS[handle] = TextEncoder(handle, _BATCH)
+        return encoder
+
+
 class _Score(beam.DoFn):
     """Adds the teacher's label (filtering.ensemble_gain) and the query's similarity to the nearest eval query
     to each candidate."""
@@ -39,10 +56,9 @@ class _Score(beam.DoFn):
     def setup(self):
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (the teacher's tokeniser ops)
-        from components.retrieval.embedding import TextEncoder
         self._tf = tf
         self._score = tf.saved_model.load(self._teacher_dir).signatures["score_text"]
-        self._encoder = TextEncoder(self._encoder_handle, _BATCH)
+        self._encoder = _load_encoder(self._encoder_handle)
 
     def process(self, batch: List[dict], eval_vectors: List[np.ndarray], calibration: filtering.Calibration):
         if self._eval_vectors is None:
@@ -119,8 +135,7 @@ class _Calibrate(beam.DoFn):
         if not self._settings.zero_shot_weight:
             yield None
             return
-        from components.retrieval.embedding import TextEncoder
-        calibration = calibrate(TextEncoder(self._encoder_handle, _BATCH), labelled_train)
+        calibration = calibrate(_load_encoder(self._encoder_handle), labelled_train)
         logging.info("TeacherLabeling: zero-shot cosine -> gain = %.3f * cosine + %.3f (least squares on %d "
                      "labelled train rows)", calibration.slope, calibration.intercept, calibration.pairs)
         yield calibration
@@ -132,8 +147,7 @@ class _EmbedQueries(beam.DoFn):
         self._encoder_handle = encoder_handle
 
     def setup(self):
-        from components.retrieval.embedding import TextEncoder
-        self._encoder = TextEncoder(self._encoder_handle, _BATCH)
+        self._encoder = _load_encoder(self._encoder_handle)
 
     def process(self, queries: List[str]):
         yield from self._encoder.embed(queries)
