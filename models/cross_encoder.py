@@ -202,6 +202,34 @@ def build_cross_encoder(encoder_handle: Optional[str] = None,
     return model
 
 
+def score_length_sorted(score_fn, queries: Sequence[str], titles: Sequence[str], batch_size: int = 64,
+                        lengths: Optional[Sequence[int]] = None) -> np.ndarray:
+    """score_fn(query [B], title [B]) -> [B] run on batches of similar length, longest first; the scores come
+    back in the input order. Each batch is padded to its longest pair: in file order the Home Depot dev pairs
+    carry 1.85 padded tokens per real one, 1.50 sorted by characters (the key sentence-transformers'
+    CrossEncoder.predict sorts by, and the default here), 1.01 sorted by pair_token_lengths."""
+    if lengths is None:
+        lengths = [len(query) + len(title) for query, title in zip(queries, titles)]
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    scores = np.empty(len(order), np.float32)
+    for start in range(0, len(order), batch_size):
+        index = order[start:start + batch_size]
+        batch = score_fn(tf.constant([queries[i] for i in index]), tf.constant([titles[i] for i in index]))
+        scores[index] = np.reshape(batch, [-1])
+    return scores
+
+
+def pair_token_lengths(model: keras.Model, queries: Sequence[str], titles: Sequence[str],
+                       batch_size: int = 1024) -> np.ndarray:
+    """Tokens of each "[CLS] query [SEP] title [SEP]" as the model's text_pair encoder cuts it (its own
+    tokenize_pair: about 1% of the time scoring takes, for half the padding of a sort by characters)."""
+    tokenize_pair = model.get_layer("encoder").resolved_object.tokenize_pair
+    lengths = [tf.reduce_sum(tokenize_pair(tf.constant(queries[i:i + batch_size]),
+                                           tf.constant(titles[i:i + batch_size]))["input_mask"], axis=1)
+               for i in range(0, len(queries), batch_size)]
+    return np.concatenate([length.numpy() for length in lengths]) if lengths else np.zeros([0], np.int64)
+
+
 # ------------------------------------------------------------------------------------------- schedule
 
 

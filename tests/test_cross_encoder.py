@@ -39,6 +39,20 @@ def test_builder_scores_one_float32_value_per_pair(model):
     assert [i.shape.as_list() for i in model.inputs] == [[None], [None]]
 
 
+def test_length_sorted_scoring_equals_scoring_in_file_order(model):
+    # Padding is masked: batches of similar length (less padding, faster) give the same scores, in input order.
+    queries = QUERIES * 5 + ["a much longer query about trail running shoes for wide feet"]
+    titles = TITLES * 5 + ["Stride Lite men's trail running shoes, wide fit, breathable mesh, size 46"]
+    score = lambda q, t: model({features.QUERY: q, features.PRODUCT_TITLE: t}).numpy()  # noqa: E731
+    in_file_order = np.concatenate([score(tf.constant(queries[i:i + 4]), tf.constant(titles[i:i + 4]))
+                                    for i in range(0, len(queries), 4)])
+    lengths = ce.pair_token_lengths(model, queries, titles)
+    assert lengths[-1] > lengths[0] > 3  # [CLS] query [SEP] title [SEP]
+    for by_tokens in (None, lengths):
+        np.testing.assert_allclose(ce.score_length_sorted(score, queries, titles, 4, by_tokens), in_file_order,
+                                   atol=1e-5)
+
+
 def test_fine_tuning_changes_the_encoder_weights(model):
     encoder = model.get_layer("encoder")
     assert encoder.trainable and len(encoder.trainable_weights) == 101
