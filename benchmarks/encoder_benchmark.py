@@ -404,19 +404,22 @@ def make_scorer(model, options: Dict[str, Any]):
     return score
 
 
-def score_in_batches(score_fn, pairs: Sequence[homedepot.Pair], batch: int = SCORE_BATCH):
-    """(scores in the pairs' order, seconds) after one warm-up batch."""
-    import numpy as np
+def score_in_batches(score_fn, pairs: Sequence[homedepot.Pair], batch: int = SCORE_BATCH, model=None):
+    """(scores in the pairs' order, seconds) after one warm-up batch. Batches of similar length
+    (cross_encoder.score_length_sorted: each batch is padded to its longest pair, and CrossEncoder.predict
+    sorts its input too): by token count when the model is given (the counting is timed too), else by
+    characters."""
     import tensorflow as tf
+
+    from models import cross_encoder
 
     queries = [p.query for p in pairs]
     titles = [p.product_title for p in pairs]
     score_fn(tf.constant(queries[:batch]), tf.constant(titles[:batch]))  # warm-up (trace, first allocations)
     start = time.perf_counter()
-    out = [score_fn(tf.constant(queries[i:i + batch]), tf.constant(titles[i:i + batch])).numpy()
-           for i in range(0, len(pairs), batch)]
-    seconds = time.perf_counter() - start
-    return np.concatenate(out).reshape(-1).tolist(), seconds
+    lengths = cross_encoder.pair_token_lengths(model, queries, titles) if model is not None else None
+    scores = cross_encoder.score_length_sorted(score_fn, queries, titles, batch, lengths)
+    return scores.tolist(), time.perf_counter() - start
 
 
 def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dict[str, Any],
@@ -441,7 +444,7 @@ def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dic
     history = model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer])
     train_seconds = time.perf_counter() - train_start
 
-    scores, score_seconds = score_in_batches(make_scorer(model, options), dev_pairs)
+    scores, score_seconds = score_in_batches(make_scorer(model, options), dev_pairs, model=model)
     kept = {"model": model} if keep_model else {}
     return {**kept,
         "scores": scores, "train_pairs": len(train_pairs), "epochs": epochs, "steps": len(timer.step_ends),
