@@ -27,6 +27,8 @@ from models import features
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also MLMD custom properties
 _BATCH = 64
+# Candidates per scoring call, scored in batches of _BATCH pairs of similar length (less padding).
+_SCORE_CHUNK = 16 * _BATCH
 
 
 # {handle: TextEncoder} of this process, alive while a DoFn holds it: the DoFns that embed share one copy (a
@@ -56,19 +58,20 @@ class _Score(beam.DoFn):
     def setup(self):
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (the teacher's tokeniser ops)
-        self._tf = tf
+        from models.cross_encoder import score_length_sorted
         self._score = tf.saved_model.load(self._teacher_dir).signatures["score_text"]
+        self._score_length_sorted = score_length_sorted
         self._encoder = _load_encoder(self._encoder_handle)
 
     def process(self, batch: List[dict], eval_vectors: List[np.ndarray], calibration: filtering.Calibration):
         if self._eval_vectors is None:
             self._eval_vectors = np.stack(eval_vectors) if eval_vectors else np.zeros((0, 1), np.float32)
-        tf = self._tf
-        scores = self._score(
-            **{features.QUERY: tf.constant([r[features.QUERY] for r in batch]),
-               features.PRODUCT_TITLE: tf.constant([r[features.PRODUCT_TITLE] for r in batch])})[features.SCORE]
-        yield from annotate(batch, scores.numpy().reshape(-1), self._settings, self._encoder, self._eval_vectors,
-                            calibration)
+        scores = self._score_length_sorted(self._teacher_scores, [r[features.QUERY] for r in batch],
+                                           [r[features.PRODUCT_TITLE] for r in batch], _BATCH)
+        yield from annotate(batch, scores, self._settings, self._encoder, self._eval_vectors, calibration)
+
+    def _teacher_scores(self, queries, titles):
+        return self._score(**{features.QUERY: queries, features.PRODUCT_TITLE: titles})[features.SCORE]
 
 
 def pair_cosines(encoder, rows: Sequence[Mapping],
@@ -187,7 +190,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             calibration = (train | "CollectTrain" >> beam.combiners.ToList()
                            | "Calibrate" >> beam.ParDo(_Calibrate(exec_properties["encoder_handle"], settings)))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
-                          min_batch_size=_BATCH, max_batch_size=_BATCH)
+                          min_batch_size=_SCORE_CHUNK, max_batch_size=_SCORE_CHUNK)
                       | "Score" >> beam.ParDo(_Score(teacher_dir, exec_properties["encoder_handle"], settings),
                                               beam.pvalue.AsList(eval_vectors), beam.pvalue.AsSingleton(calibration)))
             outcome = (pipeline | "Start" >> beam.Create([None])
