@@ -423,9 +423,12 @@ def score_in_batches(score_fn, pairs: Sequence[homedepot.Pair], batch: int = SCO
 
 
 def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dict[str, Any],
-             encoder_dir: str, weights: Optional[Sequence[float]] = None, keep_model: bool = False) -> dict:
+             encoder_dir: str, weights: Optional[Sequence[float]] = None, keep_model: bool = False,
+             steps: Optional[int] = None, callbacks: Sequence = ()) -> dict:
     """Fine-tunes our cross-encoder on train_pairs (weighted if given) and scores dev_pairs; the result's
-    "model" is the trained keras model when keep_model."""
+    "model" is the trained keras model when keep_model. With `steps`, only the first `steps` optimizer steps
+    of the run (full batches of the first epoch; the learning-rate schedule stays the whole run's). Extra
+    keras `callbacks` go to fit."""
     import tensorflow as tf
     import tf_keras
 
@@ -435,13 +438,17 @@ def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dic
     tf_keras.utils.set_random_seed(seed)
     model = cross_encoder.build_cross_encoder(encoder_dir, hparams=hp)
     batch, epochs = int(hp["batch_size"]), int(hp["epochs"])
+    if steps is not None and not 0 < steps <= len(train_pairs) // batch:
+        raise ValueError(f"steps must be 1..{len(train_pairs) // batch} (full batches of one epoch), not {steps}")
+    trained = steps * batch if steps else len(train_pairs) * epochs
     cross_encoder.compile_cross_encoder(model, hp, total_steps(len(train_pairs), hp))
     if options.get("train_jit_compile"):
         model.jit_compile = True
     dataset = make_dataset(train_pairs, batch, shuffle_seed=seed, weights=weights)
     timer = _StepTimer()
     train_start = time.perf_counter()
-    history = model.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer])
+    history = model.fit(dataset, epochs=1 if steps else epochs, steps_per_epoch=steps, verbose=0,
+                        callbacks=[timer, *callbacks])
     train_seconds = time.perf_counter() - train_start
 
     scores, score_seconds = score_in_batches(make_scorer(model, options), dev_pairs, model=model)
@@ -449,8 +456,8 @@ def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dic
     return {**kept,
         "scores": scores, "train_pairs": len(train_pairs), "epochs": epochs, "steps": len(timer.step_ends),
         "train_seconds": train_seconds,
-        "train_pairs_per_s": steady_rate(timer.step_ends, len(train_pairs) * epochs, min(batch, len(train_pairs))),
-        "train_pairs_per_s_overall": len(train_pairs) * epochs / train_seconds,
+        "train_pairs_per_s": steady_rate(timer.step_ends, trained, min(batch, len(train_pairs))),
+        "train_pairs_per_s_overall": trained / train_seconds,
         "score_seconds": score_seconds, "score_pairs_per_s": len(dev_pairs) / score_seconds,
         "final_loss": float(history.history["loss"][-1]),
         "wall_seconds": time.perf_counter() - start,
@@ -489,12 +496,14 @@ def _ours_encoder(args, workdir: str, dev, report: Dict[str, Any]) -> str:
 
 
 def run_reference(train_ids, dev_ids, train_pairs: int, hp: Dict[str, Any], seed: int, data_dir: str,
-                  system: str, workdir: str) -> dict:
+                  system: str, workdir: str, job_extra: Optional[Dict[str, Any]] = None) -> dict:
+    """benchmarks/torch_cross_encoder.py in .venv-torch on these ids; `job_extra` adds or overrides job keys
+    (threads, train_steps, max_dev_pairs: see that module)."""
     if not TORCH_PYTHON.exists():
         raise RuntimeError(f"{TORCH_PYTHON} missing: run `bash scripts/setup_torch_env.sh`")
     job = {"system": system, "data_dir": data_dir, "train_query_ids": list(train_ids),
            "dev_query_ids": list(dev_ids), "hparams": reference_hparams(hp, train_pairs), "seed": seed, "threads": 2,
-           "score_batch_size": SCORE_BATCH}
+           "score_batch_size": SCORE_BATCH, **(job_extra or {})}
     job_path, out_path = os.path.join(workdir, f"{system}.job.json"), os.path.join(workdir, f"{system}.out.json")
     with open(job_path, "w", encoding="utf-8") as f:
         json.dump(job, f)

@@ -13,6 +13,11 @@ Trainer and needs `datasets`, which .venv-torch does not have): AdamW with weigh
 LayerNorm, WarmupLinear schedule, gradient clipping, BCEWithLogitsLoss for num_labels=1 on targets in
 [0, 1]. Step times are taken by an AdamW subclass that stamps the clock after each optimizer step.
 Scoring is CrossEncoder.predict(batch_size=64) (sigmoid of the logit: same order as the logit).
+
+Optional job keys (benchmarks/throughput_benchmark.py): "threads" (torch.set_num_threads, default 2),
+"train_steps" (stop after that many optimizer steps of the run; the WarmupLinear schedule stays the whole
+run's), "max_dev_pairs" (score only the first that many dev pairs). The result's "load_average" has the
+1/5/15-min load before and after training and scoring.
 """
 import argparse
 import importlib.util
@@ -65,12 +70,18 @@ def steady_rate(step_ends, pairs_total: int, first_batch: int) -> float:
     return (pairs_total - first_batch) / (step_ends[-1] - step_ends[0])
 
 
+class _StepLimit(Exception):
+    """Raised after the last wanted optimizer step: old_fit has no step limit of its own."""
+
+
 def run(job: dict) -> dict:
     import torch
     from torch.utils.data import DataLoader
     import sentence_transformers
     import transformers
     from sentence_transformers import CrossEncoder, InputExample
+
+    from benchmarks.encoder_benchmark import _load_average  # pure Python at import (TF only inside functions)
 
     threads = int(job.get("threads", 2))
     torch.set_num_threads(threads)
@@ -81,7 +92,8 @@ def run(job: dict) -> dict:
     started = time.perf_counter()
     data = homedepot.load(job["data_dir"])
     train = select(data, job["train_query_ids"])
-    dev = select(data, job["dev_query_ids"])
+    dev = select(data, job["dev_query_ids"])[:job.get("max_dev_pairs")]
+    train_steps = job.get("train_steps")
     hp = job["hparams"]
     batch_size, epochs = int(hp["batch_size"]), int(hp["epochs"])
 
@@ -94,35 +106,47 @@ def run(job: dict) -> dict:
         def step(self, *args, **kwargs):
             result = super().step(*args, **kwargs)
             step_ends.append(time.perf_counter())
+            if train_steps and len(step_ends) >= train_steps:
+                raise _StepLimit
             return result
 
     examples = [InputExample(texts=[p.query, p.product_title], label=target(p.relevance)) for p in train]
     loader = DataLoader(examples, shuffle=True, batch_size=batch_size,
                         generator=torch.Generator().manual_seed(seed))
+    if train_steps and not 0 < train_steps <= len(train) // batch_size:
+        raise ValueError(f"train_steps must be 1..{len(train) // batch_size} (full batches of one epoch)")
+    trained = train_steps * batch_size if train_steps else len(train) * epochs
+    loads = {"train_before": _load_average()}
     train_start = time.perf_counter()
-    model.old_fit(train_dataloader=loader, epochs=epochs, scheduler="WarmupLinear",
-                  warmup_steps=int(hp["warmup_steps"]), optimizer_class=TimedAdamW,
-                  optimizer_params={"lr": float(hp["learning_rate"])}, weight_decay=float(hp["weight_decay"]),
-                  max_grad_norm=float(hp["max_grad_norm"]), show_progress_bar=False)
+    try:
+        model.old_fit(train_dataloader=loader, epochs=epochs, scheduler="WarmupLinear",
+                      warmup_steps=int(hp["warmup_steps"]), optimizer_class=TimedAdamW,
+                      optimizer_params={"lr": float(hp["learning_rate"])}, weight_decay=float(hp["weight_decay"]),
+                      max_grad_norm=float(hp["max_grad_norm"]), show_progress_bar=False)
+    except _StepLimit:
+        pass
     train_seconds = time.perf_counter() - train_start
+    loads["train_after"] = _load_average()
 
     pairs = [(p.query, p.product_title) for p in dev]
     score_batch = int(job.get("score_batch_size", 64))
     model.predict(pairs[:score_batch], batch_size=score_batch, show_progress_bar=False)  # warm-up
+    loads["score_before"] = _load_average()
     score_start = time.perf_counter()
     scores = model.predict(pairs, batch_size=score_batch, show_progress_bar=False, convert_to_numpy=True)
     score_seconds = time.perf_counter() - score_start
+    loads["score_after"] = _load_average()
 
     return {
         "system": job.get("system", "reference"),
         "train_pairs": len(train), "train_queries": len(set(job["train_query_ids"])),
         "dev_pairs": len(dev), "epochs": epochs, "steps": len(step_ends),
         "train_seconds": train_seconds,
-        "train_pairs_per_s": steady_rate(step_ends, len(train) * epochs, min(batch_size, len(train))),
-        "train_pairs_per_s_overall": len(train) * epochs / train_seconds,
+        "train_pairs_per_s": steady_rate(step_ends, trained, min(batch_size, len(train))),
+        "train_pairs_per_s_overall": trained / train_seconds,
         "score_seconds": score_seconds,
         "score_pairs_per_s": len(dev) / score_seconds,
-        "wall_seconds": time.perf_counter() - started,
+        "wall_seconds": time.perf_counter() - started, "load_average": loads,
         "scores": [float(s) for s in scores],
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "sentence_transformers": sentence_transformers.__version__,

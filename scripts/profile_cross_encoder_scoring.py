@@ -7,7 +7,9 @@ CrossEncoder.predict sorts its whole input by characters first, so the reference
 call over all pairs, as benchmarks/torch_cross_encoder.py scores) pads less; ours does the same with
 cross_encoder.score_length_sorted: score_sorted_chars_per_s (same key), score_sorted_tokens_per_s (sorted by
 token counts, the tokenisation for the sort included). Pass --encoder to measure an export other than the
-project's (without it, a stale .cache export is rebuilt first).
+project's (without it, a stale .cache export is rebuilt first). The ours / reference throughput ratios
+themselves (training and scoring, alternating rounds in one run) come from benchmarks/throughput_benchmark.py;
+this script is the diagnostic split behind its scoring figure.
 
     TF_USE_LEGACY_KERAS=1 .venv/bin/python scripts/profile_cross_encoder_scoring.py [--batches 20] \\
         [--intra 0 --inter 0]
