@@ -560,6 +560,9 @@ def _parse(argv):
                              "(models/encoder/bert.py's Dense; default, see the notes of the results)")
     parser.add_argument("--render-only", action="store_true",
                         help="only re-render OUTPUT/encoder_benchmark[_quick].md from its JSON")
+    parser.add_argument("--torch-threads", type=int, default=2,
+                        help="the reference's torch threads (2 = the cores TF uses; on a machine shared with other "
+                        "work torch is much faster at 1: benchmarks/results/throughput_benchmark.md)")
     parser.add_argument("--train-jit-compile", action="store_true", help="XLA for our training step")
     parser.add_argument("--score-jit-compile", action="store_true", help="XLA for our scoring function")
     args = parser.parse_args(argv)
@@ -609,7 +612,7 @@ def run(args) -> Dict[str, Any]:
             "throughput": "training: pairs/s after the first step (steady state); scoring: whole dev split, "
                           f"batch {SCORE_BATCH}, after one warm-up batch, tokenisation included; "
                           "ours then reference, sequentially, never concurrently",
-            "threads": "TF defaults (intra/inter 0 = all cores); torch.set_num_threads(2)",
+            "threads": f"TF defaults (intra/inter 0 = all cores); torch.set_num_threads({args.torch_threads})",
             "our options": json.dumps(options),
         }
     if "settings" in report:
@@ -637,7 +640,7 @@ def run(args) -> Dict[str, Any]:
             else:
                 result = run_reference(ids[f"{train_set}_label"], ids["dev"], len(train[train_set]),
                                        hparams[train_set], args.seed,
-                                       args.data, system, workdir)
+                                       args.data, system, workdir, {"threads": args.torch_threads})
             scores = result.pop("scores")
             queries = judged(dev, scores)
             figures = metrics.evaluate(queries)
