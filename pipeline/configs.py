@@ -49,9 +49,8 @@ ENCODER = encoder_exports.DEFAULT_ENCODER
 
 
 def encoder_dir(name: str = ENCODER) -> pathlib.Path:
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODERS)}")
-    return REPO_ROOT / ".cache" / "encoders" / name.lower()
+    """The named encoder's export (set-up writes it); an unknown name is refused with the known ones."""
+    return encoder_exports.export_dir(name)
 
 
 # The Trainers' encoder SavedModel: None = ENCODER's export (exported on first use), or a local path / TF Hub /

@@ -6,6 +6,7 @@ swapped in. No torch: the BERT forward pass and the tokenisation run in TensorFl
 lazily so that `import models.encoder` does not load TensorFlow.
 """
 import importlib
+import pathlib
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 # Encoder name -> its exporter module: default_export_dir(), export_is_current(), export_encoder().
@@ -21,14 +22,27 @@ _LAZY = {
     "model_dir": "models.encoder.weights",
 }
 
-__all__ = sorted([*_LAZY, "DEFAULT_ENCODER", "EXPORTERS", "exporter"])
+__all__ = sorted([*_LAZY, "DEFAULT_ENCODER", "EXPORTERS", "export_dir", "exporter"])
+
+# Where `python -m models.encoder export` (and set-up) puts each export: <repo>/.cache/encoders (git-ignored).
+_CACHE = pathlib.Path(__file__).resolve().parents[2] / ".cache" / "encoders"
+
+
+def export_dir(name: str) -> pathlib.Path:
+    """The default export folder of an encoder named as in EXPORTERS: .cache/encoders/<name in lower case>."""
+    _check(name)
+    return _CACHE / name.lower()
 
 
 def exporter(name: str):
     """The exporter module of an encoder named as in EXPORTERS."""
+    _check(name)
+    return importlib.import_module(EXPORTERS[name])
+
+
+def _check(name: str) -> None:
     if name not in EXPORTERS:
         raise ValueError(f"unknown encoder {name!r}; known: {', '.join(EXPORTERS)}")
-    return importlib.import_module(EXPORTERS[name])
 
 
 def __getattr__(name):

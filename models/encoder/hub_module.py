@@ -8,11 +8,36 @@
   variables, trainable_variables, regularization_losses: what hub.KerasLayer(trainable=True) needs.
 The tokenizer needs tokenize(texts) and tokenize_pair(text_a, text_b) returning those three [B, T] tensors.
 """
-import tensorflow as tf
+import pathlib
+from typing import Callable, Sequence
 
-from models.encoder import bert
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from models.encoder import atomic_export, bert
 
 TEXTS = tf.TensorSpec([None], tf.string)
+
+
+def export_stamp(export_format: int, source_sha256: str, code_files: Sequence[str], max_seq_length: int,
+                 max_seq_length_pair: int) -> dict:
+    """Everything that decides an export's content (atomic_export's stamp): a change of any re-exports."""
+    here = pathlib.Path(__file__).parent
+    return {"format": export_format, "source_sha256": source_sha256,
+            "code_sha256": atomic_export.code_sha256(here / name for name in code_files),
+            "max_seq_length": max_seq_length, "max_seq_length_pair": max_seq_length_pair,
+            "tensorflow": tf.__version__, "tensorflow_text": tf_text.__version__}
+
+
+def save_atomically(output_dir, stamp: dict, required_files: Sequence[str], build: Callable[[], "HubEncoder"],
+                    overwrite: bool = False) -> str:
+    """Saves build() with its trace() signatures as a stamped export (atomic_export.export_atomically: returns
+    at once when output_dir holds one with this stamp, never leaves a half-written one); returns its path."""
+    def write(directory: pathlib.Path) -> None:
+        module = build()
+        tf.saved_model.save(module, str(directory), signatures=module.trace())
+
+    return atomic_export.export_atomically(output_dir, stamp, required_files, write, overwrite)
 
 
 def embedding_signature(embed) -> tf.types.experimental.ConcreteFunction:
