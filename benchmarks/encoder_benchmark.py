@@ -504,20 +504,29 @@ def run_reference(train_ids, dev_ids, train_pairs: int, hp: Dict[str, Any], seed
     job = {"system": system, "data_dir": data_dir, "train_query_ids": list(train_ids),
            "dev_query_ids": list(dev_ids), "hparams": reference_hparams(hp, train_pairs), "seed": seed, "threads": 2,
            "score_batch_size": SCORE_BATCH, **(job_extra or {})}
-    job_path, out_path = os.path.join(workdir, f"{system}.job.json"), os.path.join(workdir, f"{system}.out.json")
+    result = run_job(TORCH_PYTHON, "benchmarks.torch_cross_encoder", job, workdir, system)
+    result["old_fit_args"] = job["hparams"]
+    return result
+
+
+def run_job(python: pathlib.Path, module: str, job: Dict[str, Any], workdir: str, name: str,
+            flags: Sequence[str] = ("--job", "--output"), env: Optional[Dict[str, str]] = None) -> dict:
+    """`python -m module <flags[0]> job.json <flags[1]> out.json` in a fresh process, from the repository, with
+    this process's TF_* variables and PYTHONPATH dropped (each side runs at its library's defaults), Hugging
+    Face offline, plus `env`; returns the JSON it wrote, with subprocess_seconds."""
+    job_path, out_path = os.path.join(workdir, f"{name}.job.json"), os.path.join(workdir, f"{name}.out.json")
     with open(job_path, "w", encoding="utf-8") as f:
         json.dump(job, f)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PYTHONPATH"))}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO))
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PYTHONPATH"))}
+    child_env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO), **(env or {}))
     start = time.perf_counter()
-    done = subprocess.run([str(TORCH_PYTHON), "-m", "benchmarks.torch_cross_encoder", "--job", job_path,
-                           "--output", out_path], cwd=str(REPO), env=env, capture_output=True, text=True)
+    done = subprocess.run([str(python), "-m", module, flags[0], job_path, flags[1], out_path], cwd=str(REPO),
+                          env=child_env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"reference {system} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     with open(out_path, encoding="utf-8") as f:
         result = json.load(f)
     result["subprocess_seconds"] = time.perf_counter() - start
-    result["old_fit_args"] = job["hparams"]
     return result
 
 

@@ -27,7 +27,6 @@ import math
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -229,20 +228,8 @@ def ours_worker(job: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def run_ours_subprocess(job: Dict[str, Any], workdir: str, name: str) -> Dict[str, Any]:
-    job_path, out_path = os.path.join(workdir, f"{name}.job.json"), os.path.join(workdir, f"{name}.out.json")
-    with open(job_path, "w", encoding="utf-8") as f:
-        json.dump(job, f)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PYTHONPATH"))}  # TF defaults
-    env.update(TF_USE_LEGACY_KERAS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO))
-    start = time.perf_counter()
-    done = subprocess.run([str(OURS_PYTHON), "-m", "benchmarks.throughput_benchmark", "--worker", job_path,
-                           "--result", out_path], cwd=str(REPO), env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"ours ({name}) failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    with open(out_path, encoding="utf-8") as f:
-        result = json.load(f)
-    result["subprocess_seconds"] = time.perf_counter() - start
-    return result
+    return eb.run_job(OURS_PYTHON, "benchmarks.throughput_benchmark", job, workdir, name,
+                      flags=("--worker", "--result"), env={"TF_USE_LEGACY_KERAS": "1"})
 
 
 def _kept(result: Dict[str, Any]) -> Dict[str, Any]:
