@@ -2,7 +2,7 @@
 import dataclasses
 import os
 import pathlib
-from typing import Optional
+from typing import List, Optional
 
 from components.retrieval import candidates
 from components.teacher_labeling import filtering
@@ -26,6 +26,16 @@ CATALOG_FILE = "catalog.csv"
 # Module code by import path (no module_file): the same references work in a container image.
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.trainer.run_fn"
+
+
+def beam_dependency_args(project_dir=REPO_ROOT) -> List[str]:
+    """The Beam option naming the workers' dependencies, for an environment where this project is installed
+    at project_dir (the checkout; the image's APP_DIR). Without one, TFX's Beam executors build a ~52 MB
+    tfx_ephemeral sdist per run in a /tmp dir they never delete (tfx/utils/dependency_utils.py). FnApiRunner
+    never reads it (its workers are this Python: nothing is staged); a remote runner would stage this package.
+    """
+    return [f"--setup_file={project_dir}/setup.py"]
+
 
 # SearchLogExampleGen (rule table: components/search_log_example_gen/rules.py).
 MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this share of the rows read fails the run

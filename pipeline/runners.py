@@ -16,9 +16,10 @@ def beam_args(workers: int, extra: Optional[List[str]] = None) -> List[str]:
     """Beam options for local runs: in-memory by default, multi-processing with workers > 1.
 
     FnApiRunner is the engine of Beam's DirectRunner; naming it directly skips DirectRunner's first
-    attempt at the Prism runner, which downloads a binary at run time (no network here or in CI).
+    attempt at the Prism runner, which downloads a binary at run time (no network here or in CI). The
+    checkout's setup.py stops TFX building a throwaway package per Beam component (configs.beam_dependency_args).
     """
-    args = [f"--runner={LOCAL_BEAM_RUNNER}"]
+    args = [f"--runner={LOCAL_BEAM_RUNNER}"] + configs.beam_dependency_args()
     if workers > 1:
         args += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
     return args + list(extra or [])

@@ -233,8 +233,7 @@ def _generate(tmp_path, backend_config, **overrides):
     report = AugmentationReport()
     report.uri = str(tmp_path / "report")
     outputs = {"generated_examples": [generated], "report": [report]}
-    context = base_beam_executor.BaseBeamExecutor.Context(
-        beam_pipeline_args=[f"--runner={runners.LOCAL_BEAM_RUNNER}"])
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=runners.beam_args(workers=1))
     try:
         executor.Executor(context).Do(inputs, outputs, _properties(backend_config, **overrides))
     finally:

@@ -75,8 +75,7 @@ def _properties(**overrides):
 
 def _run(tmp_path, **overrides):
     inputs, outputs = _artifacts(tmp_path)
-    context = base_beam_executor.BaseBeamExecutor.Context(
-        beam_pipeline_args=[f"--runner={runners.LOCAL_BEAM_RUNNER}"])
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=runners.beam_args(workers=1))
     executor.Executor(context).Do(inputs, outputs, _properties(**overrides))
     generated = outputs["generated_examples"][0]
     assert artifact_utils.decode_split_names(generated.split_names) == ["train"]

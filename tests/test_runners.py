@@ -1,17 +1,56 @@
 """The runners' argument handling and the command line (BeamDagRunner's whole run: tests/test_resume.py)."""
+import glob
 import json
 import subprocess
 import sys
+import tempfile
 
+import apache_beam as beam
 import pytest
+from apache_beam.runners.portability import stager
+from apache_beam.testing.util import assert_that, equal_to
+from tfx.dsl.components.base import base_beam_executor
+from tfx.utils import dependency_utils
 
+from kubeflow import config as kubeflow_config
 from pipeline import configs, runners
 
 
 def test_beam_args_select_the_local_engine_and_multiprocessing():
-    assert runners.beam_args(workers=1) == ["--runner=FnApiRunner"]
+    setup_file = f"--setup_file={configs.REPO_ROOT}/setup.py"
+    assert runners.beam_args(workers=1) == ["--runner=FnApiRunner", setup_file]
     assert runners.beam_args(workers=2, extra=["--foo=1"]) == [
-        "--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", "--foo=1"]
+        "--runner=FnApiRunner", setup_file, "--direct_running_mode=multi_processing", "--direct_num_workers=2",
+        "--foo=1"]
+
+
+@pytest.mark.parametrize("args", [
+    runners.beam_args(workers=1), runners.beam_args(workers=2), list(kubeflow_config.DEFAULT_BEAM_ARGS)],
+    ids=["in_memory", "processes", "kubeflow"])
+def test_default_beam_args_name_the_dependencies(args, monkeypatch):
+    """Else TFX's Beam executors build a ~52 MB tfx_ephemeral sdist per run, in a /tmp dir never deleted."""
+    def build():
+        raise AssertionError("TFX built a tfx_ephemeral sdist")
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", build)
+    assert dependency_utils.make_beam_dependency_flags(args) == args
+
+
+class _SquareExecutor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        with self._make_beam_pipeline() as pipeline:
+            assert_that(pipeline | beam.Create([1, 2, 3]) | beam.Map(lambda x: x * x), equal_to([1, 4, 9]))
+
+
+def test_a_beam_executor_on_the_local_engine_builds_and_stages_nothing(monkeypatch, tmp_path):
+    """No tfx_ephemeral package (TFX writes it under tempfile.mkdtemp(): here, tmp_path), and the setup.py
+    named for TFX is never staged by FnApiRunner."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    def stage(*args, **kwargs):
+        raise AssertionError("Beam staged the dependencies")
+    monkeypatch.setattr(stager.Stager, "create_job_resources", stage)
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=runners.beam_args(workers=1))
+    _SquareExecutor(context).Do({}, {}, {})
+    assert not glob.glob(str(tmp_path / "*" / "build"))
 
 
 def test_unknown_runner_is_refused_by_name(tmp_path):

@@ -26,11 +26,11 @@ from tfx.utils import json_utils, path_utils, proto_utils
 from components import examples_io
 from components.atomic_pusher import executor as pusher_executor
 from models import features, preprocessing
-from pipeline import configs
+from pipeline import configs, runners
 from pipeline.pipeline import eval_config
 from serving import model_store
 
-BEAM_ARGS = ["--runner=FnApiRunner"]  # as pipeline/runners.py: no Prism download
+BEAM_ARGS = runners.beam_args(workers=1)
 SHUFFLE_SEED = 0
 
 
