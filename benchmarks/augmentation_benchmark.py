@@ -10,7 +10,10 @@ Systems: BM25 and the encoder zero-shot (no training, once); per seed: `few_labe
 fine-tuned on the 400 few-label queries), `labeller` (TeacherLabeling's label on the dev pairs: the
 few-label cross-encoder in an ensemble with the calibrated zero-shot cosine; a few-label system itself, and
 the teacher of the students), `generation`, `retrieval` and `both` (students
-fine-tuned on the few labels plus that method's kept samples), and `full_label` (the ceiling).
+fine-tuned on the few labels plus that method's kept samples), `distil` (a student distilling the labeller:
+every candidate at full weight, the judged pairs relabelled halfway to the labeller; DISTIL_* below) and
+`distil_ensemble` (that student served as the labeller is: with the zero-shot cosine), and `full_label`
+(the ceiling). `both`, `distil` and `distil_ensemble` are each checked against the issue's targets.
 
 The augmentation runs the components' own code, minus TFX plumbing: QueryGeneration's
 `generate_for_products` with the pipeline's QG_* settings (SmolLM2 through llama-cpp-python) on a seeded
@@ -54,14 +57,19 @@ from pipeline import configs
 
 RESULT_NAME = "augmentation_benchmark"
 BASELINES = ("bm25", "zero_shot")
-TRAINED = ("few_label", "labeller", "generation", "retrieval", "both", "full_label")
+TRAINED = ("few_label", "labeller", "generation", "retrieval", "both", "distil", "distil_ensemble", "full_label")
 FEW_LABEL_SYSTEMS = ("bm25", "zero_shot", "few_label", "labeller")  # what augmentation has to beat
+HEADLINE_SYSTEMS = ("both", "distil", "distil_ensemble")  # augmentation systems checked against the targets
 ALL_SYSTEMS = BASELINES + TRAINED
 VARIANTS = {"generation": ("generated",), "retrieval": ("retrieved",), "both": ("generated", "retrieved")}
+PLOTTED = ("few_label",) + tuple(VARIANTS) + HEADLINE_SYSTEMS[1:]  # points of the PNG
 LABELS = {"bm25": "BM25", "zero_shot": "encoder zero-shot", "few_label": "few-label cross-encoder, no augmentation",
           "labeller": "few-label cross-encoder + zero-shot ensemble (the teacher's label), no augmentation",
           "generation": "few-label + generation", "retrieval": "few-label + retrieval",
-          "both": "few-label + generation + retrieval", "full_label": "full-label (ceiling)"}
+          "both": "few-label + generation + retrieval",
+          "distil": "few-label + distillation of the labeller (every candidate, judged pairs relabelled)",
+          "distil_ensemble": "the distilled student + zero-shot ensemble (as the labeller)",
+          "full_label": "full-label (ceiling)"}
 QUICK = {"dev": 60, "few": 30, "full": 60, "catalog": 3000, "products": 6, "epochs": 1}
 LLM_THREADS = 2  # the benchmark has the machine to itself; the pipeline's default is 1 per Beam worker
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"  # the issue-4 report's encoder (models.encoder.DEFAULT_ENCODER)
@@ -69,6 +77,16 @@ HOMEDEPOT_GENERATE_PRODUCTS = 400
 # The pipeline's training length on a sample: these keys of configs.CROSS_ENCODER_HPARAMS (its `epochs` are
 # rounds of TRAIN_STEPS = 150 steps; here 3 passes over the ~700 train rows of a sample, ~130 steps).
 SAMPLE_HPARAMS_FROM_CONFIGS = ("batch_size", "learning_rate", "warmup_fraction", "decay", "loss", "epochs")
+# `distil`: knowledge distillation of the labeller instead of filtering for confident samples. The student
+# learns the labeller's soft label on every candidate it can get (more catalogue neighbours; no confidence or
+# round-trip filter, the soft label carries the doubt; the eval guards stay), at full weight, and on the judged
+# few-label pairs a target halfway between the human grade and the labeller's label; fewer epochs over the
+# larger set. `distil_ensemble` serves it as the labeller is served: in an ensemble with the zero-shot cosine.
+DISTIL_RETRIEVAL = {"products_per_query": 20}
+DISTIL_LABELING = {"min_confidence": 0.0, "round_trip_top_k": 1_000_000, "retrieval_top_k": 0,
+                   "max_per_query": 40, "max_per_product": 40, "weight_generated": 1.0, "weight_retrieved": 1.0}
+DISTIL_RELABEL = 0.5  # share of the labeller's label in a judged pair's target
+DISTIL_EPOCHS = 2
 NO_CEILING_NOTE = ("**No full-label ceiling on a sample**: every labelled query outside the eval split is "
                    "already the few-label training set (the pipeline's train split), so there is no larger "
                    "labelled set to train an upper bound on; gap closed is not computed.")
@@ -106,6 +124,12 @@ def labelled_rows(pairs: Sequence[homedepot.Pair]) -> List[dict]:
             for p in pairs]
 
 
+def relabelled(pair: homedepot.Pair, labeller_gain: float, share: float = DISTIL_RELABEL) -> homedepot.Pair:
+    """A judged pair whose target moved `share` of the way from its grade to the labeller's gain."""
+    gain = (1 - share) * eb.target(pair.relevance) + share * labeller_gain
+    return dataclasses.replace(pair, relevance=homedepot.RELEVANCE_MIN + eb.GAIN_SCALE * gain)
+
+
 def gap_closed(value: float, few: float, ceiling: float) -> float:
     """Share of the few -> ceiling gap that `value` closes (NaN when there is no gap)."""
     return (value - few) / (ceiling - few) if ceiling - few > 1e-12 else math.nan
@@ -130,7 +154,7 @@ class Augmenter:
         from components.retrieval.embedding import TextEncoder
         from components.retrieval.index import ExactIndex
 
-        self.log, self.timings = log, {}
+        self.log, self.timings, self._dev_cosines = log, {}, None
         self.encoder = TextEncoder(encoder_dir, batch_size=eb.SCORE_BATCH)
         self.titles = {pid: data.catalog[pid] for pid in catalog_ids}
         start = time.perf_counter()
@@ -175,8 +199,10 @@ class Augmenter:
                 "products": len(chosen), "seconds": seconds, "products_per_s": len(chosen) / seconds,
                 "queries_per_s": len(rows) / seconds, "backend": backend.describe()}
 
-    def candidates(self, labelled: Sequence[dict], generated: Sequence[dict]) -> Dict[str, Any]:
-        """Retrieval's candidates of every method (generated rows and labelled queries as in the component)."""
+    def candidates(self, labelled: Sequence[dict], generated: Sequence[dict],
+                   overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Retrieval's candidates of every method (generated rows and labelled queries as in the component),
+        with the pipeline's retrieval settings but for `overrides`."""
         from components.retrieval import candidates as retrieval
         from models import features
 
@@ -186,7 +212,7 @@ class Augmenter:
         rows, stats = retrieval.find_candidates(
             texts, judged, self.encoder.embed(list(texts.values())), generated,
             self.encoder.embed([g[features.QUERY] for g in generated]), self.index, titles,
-            retrieval.Settings(**configs.AUGMENTATION.retrieval_args))
+            retrieval.Settings(**{**configs.AUGMENTATION.retrieval_args, **(overrides or {})}))
         return {"rows": rows, "stats": stats.as_dict(), "seconds": time.perf_counter() - start}
 
     def label(self, rows: List[dict], teacher_score, settings, calibration) -> Dict[str, Any]:
@@ -219,15 +245,18 @@ class Augmenter:
         chosen = [r for r in rows if r[features.ORIGIN] in origins]
         return filtering.select(chosen, labelled, self.dev_queries, settings, normalise)
 
-    def labeller_scores(self, dev: Sequence[homedepot.Pair], teacher_dev_scores: Sequence[float], settings,
+    def labeller_scores(self, dev: Sequence[homedepot.Pair], cross_encoder_dev_scores: Sequence[float], settings,
                         calibration) -> List[float]:
-        """TeacherLabeling's label of each dev pair (what the students learn from, scored on the dev split)."""
+        """TeacherLabeling's label of each dev pair with this cross-encoder's scores: with the teacher's, what
+        the students learn from, scored on the dev split; with a student's, that student served likewise."""
         from components.teacher_labeling import filtering
         from components.teacher_labeling.executor import pair_cosines
 
-        cosines = pair_cosines(self.encoder, labelled_rows(dev))
+        if self._dev_cosines is None or len(self._dev_cosines) != len(dev):
+            self._dev_cosines = pair_cosines(self.encoder, labelled_rows(dev))
         return [filtering.ensemble_gain(filtering.gain_of(float(t), settings.teacher_score), float(c), calibration,
-                                        settings.zero_shot_weight) for t, c in zip(teacher_dev_scores, cosines)]
+                                        settings.zero_shot_weight)
+                for t, c in zip(cross_encoder_dev_scores, self._dev_cosines)]
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -248,24 +277,27 @@ def aggregate(report: Dict[str, Any]) -> Dict[str, Any]:
     means = {n: s["ndcg@10"]["mean"] for n, s in out["systems"].items()}
     ceiling = means.get("full_label", report.get("ceiling", {}).get("ndcg@10", math.nan))
     best_few = max((means[n] for n in FEW_LABEL_SYSTEMS if n in means), default=math.nan)
-    for name in VARIANTS:
+    for name in tuple(VARIANTS) + HEADLINE_SYSTEMS[1:]:
         per_seed = [gap_closed(seeds[s]["systems"][name]["ndcg@10"], seeds[s]["systems"]["few_label"]["ndcg@10"],
                                seeds[s]["systems"].get("full_label", {}).get("ndcg@10", ceiling))
                     for s in seeds if name in seeds[s]["systems"] and "few_label" in seeds[s]["systems"]]
         if name in out["systems"]:
             out["systems"][name]["gap_closed"] = spread(per_seed)
             out["systems"][name]["gap_closed_from_best_few"] = gap_closed(means[name], best_few, ceiling)
-    if "both" in means:
+    for system in HEADLINE_SYSTEMS:
+        if system not in means:
+            continue
         for other in FEW_LABEL_SYSTEMS + ("generation", "retrieval"):
             if other in means:
                 need = 0.01 if other == "few_label" else 0.005
-                diff = means["both"] - means[other]
-                out["targets"].append({"what": f"both - {other} >= +{need}", "met": diff >= need,
+                diff = means[system] - means[other]
+                out["targets"].append({"what": f"{system} - {other} >= +{need}", "met": diff >= need,
                                        "detail": f"{diff:+.4f}"})
-        half = out["systems"]["both"].get("gap_closed_from_best_few", math.nan)
+        half = out["systems"][system].get("gap_closed_from_best_few", math.nan)
         if not math.isnan(ceiling):  # a sample has no ceiling: no gap to close
-            out["targets"].append({"what": "closes >= half of the gap from the best few-label system to full-label",
-                                   "met": half >= 0.5, "detail": f"{half:.2f}" if not math.isnan(half) else "–"})
+            out["targets"].append({"what": f"{system} closes >= half of the gap from the best few-label system "
+                                           "to full-label", "met": half >= 0.5,
+                                   "detail": f"{half:.2f}" if not math.isnan(half) else "–"})
     out["ceiling_source"] = ("full_label in this run" if "full_label" in means
                              else report.get("ceiling", {}).get("source", "none"))
     return out
@@ -318,7 +350,8 @@ def render_markdown(report: Dict[str, Any]) -> str:
             lines.append(f"| {stage} | {shown} | {eb._duration(figures.get('seconds'))} |")
         lines.append("")
         for name, paired in entry.get("paired", {}).items():
-            lines.append(f"- both - {name}, paired over {paired['queries']} headline queries: "
+            shown = name if " - " in name else f"both - {name}"  # reports before distil: keys are the other system
+            lines.append(f"- {shown}, paired over {paired['queries']} headline queries: "
                          f"{_f(paired['mean'])} ± {_f(paired['ci95'])} (95%)")
         for variant, ledger in entry.get("ledgers", {}).items():
             lines.append(f"- {variant}: {ledger['candidates']} candidates -> {ledger['kept']} kept; rejected "
@@ -337,7 +370,7 @@ def render_plot(report: Dict[str, Any], path: str) -> None:
     from PIL import Image, ImageDraw
 
     points = [(entry["systems"][n].get("augmented_kept", 0), entry["systems"][n]["ndcg@10"], n)
-              for entry in report.get("seeds", {}).values() for n in ("few_label",) + tuple(VARIANTS)
+              for entry in report.get("seeds", {}).values() for n in PLOTTED
               if n in entry["systems"]]
     lines = {n: s["ndcg@10"]["mean"] for n, s in report.get("aggregate", {}).get("systems", {}).items()
              if n in BASELINES + ("full_label",)}
@@ -367,13 +400,14 @@ def render_plot(report: Dict[str, Any], path: str) -> None:
               f"{f'{labelled:,}' if isinstance(labelled, int) else '?'} pairs)", fill="black")
     encoder = report.get("encoder", DEFAULT_ENCODER)
     colours = {"few_label": "black", "generation": "darkorange", "retrieval": "royalblue", "both": "forestgreen",
+               "distil": "darkcyan", "distil_ensemble": "magenta",
                "bm25": "gray", "zero_shot": "purple", "full_label": "firebrick"}
     for name, y in lines.items():
         draw.line([left, sy(y), width - right, sy(y)], fill=colours[name], width=1)
         draw.text((width - right + 6, sy(y) - 6), f"{system_label(name, encoder)} {y:.4f}", fill=colours[name])
     for x, y, name in points:
         draw.ellipse([sx(x) - 5, sy(y) - 5, sx(x) + 5, sy(y) + 5], fill=colours[name])
-    for i, name in enumerate(("few_label",) + tuple(VARIANTS)):  # legend, in the top-right corner
+    for i, name in enumerate(PLOTTED):  # legend, in the top-right corner
         draw.ellipse([width - right + 6, top + 4 + 16 * i, width - right + 14, top + 12 + 16 * i], fill=colours[name])
         draw.text((width - right + 20, top + 2 + 16 * i), LABELS[name], fill=colours[name])
     image.save(path)
@@ -431,8 +465,10 @@ def _parse(argv):
     if on_sample and ("full_label" in args.systems or args.ceiling_from):
         parser.error("a sample has no full-label set (its train split is the few-label set): no full_label, "
                      "no --ceiling-from")
-    if any(s in VARIANTS or s == "labeller" for s in args.systems) and "few_label" not in args.systems:
+    if any(s in VARIANTS or s in ("labeller", "distil") for s in args.systems) and "few_label" not in args.systems:
         parser.error("labeller and the augmentation systems need few_label (it is their teacher)")
+    if "distil_ensemble" in args.systems and "distil" not in args.systems:
+        parser.error("distil_ensemble serves the distil student: it needs distil")
     return args
 
 
@@ -458,6 +494,37 @@ def eval_guard_text(dataset: datasets.Dataset, dev_queries: int) -> str:
     what = "dev queries play" if dataset.has_full_label else "queries of the pipeline's eval split are"
     return (f"the {dev_queries:,} {what} the eval split: eval_query and eval_near_duplicate reject any "
             "candidate query equal or near to one")
+
+
+def run_distil(augmenter: Augmenter, entry: Dict[str, Any], few, dev, labelled: Sequence[dict],
+               generated: Sequence[dict], teacher_score, settings, calibration, hp: Dict[str, Any],
+               encoder_handle: str, log) -> Dict[str, Any]:
+    """The `distil` student (DISTIL_* above): candidates and labels as the components make them with the
+    DISTIL overrides, the judged pairs' targets moved DISTIL_RELABEL of the way to the labeller's label."""
+    from components.teacher_labeling import filtering
+    from models import features
+
+    distil_settings = dataclasses.replace(settings, **DISTIL_LABELING)
+    found = augmenter.candidates(labelled, generated, DISTIL_RETRIEVAL)
+    entry["stages"]["retrieve candidates (distil)"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
+    labelling = augmenter.label(found["rows"], teacher_score, distil_settings, calibration)
+    scored = labelling.pop("rows")
+    entry["stages"]["teacher labels candidates (distil)"] = labelling
+    outcome = augmenter.select(scored, VARIANTS["both"], labelled, distil_settings)
+    entry["ledgers"]["distil"] = {"candidates": len(outcome.kept) + len(outcome.rejected),
+                                  "kept": len(outcome.kept), "rejected": outcome.counts()}
+    relabel = augmenter.label(labelled, teacher_score, distil_settings, calibration)["rows"]
+    judged = [relabelled(p, r[filtering.TEACHER_SCORE]) for p, r in zip(few, relabel)]
+    kept = [augmented_pair(r) for r in outcome.kept]
+    weights = [1.0] * len(judged) + [r[features.WEIGHT] for r in outcome.kept]
+    log(f"distil: training on {len(judged)} relabelled judged + {len(kept)} augmented pairs "
+        f"({hp['epochs']} epochs) ...")
+    result = eb.run_ours(judged + kept, dev, hp, hp["seed"], {}, encoder_handle, weights=weights)
+    result.update(labelled=len(few), augmented_kept=len(kept), relabelled=len(judged))
+    entry["stages"]["train distil"] = {"train_pairs": result["train_pairs"],
+                                       "train_pairs_per_s": result["train_pairs_per_s"],
+                                       "seconds": result["train_seconds"]}
+    return result
 
 
 def run(args, argv: Sequence[str]) -> Dict[str, Any]:
@@ -554,7 +621,8 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                                                   "seconds": result["train_seconds"]}
             per_query[f"few_label/{seed}"] = finish("few_label", entry, result)
         variants = [v for v in VARIANTS if v in trained]
-        if variants or "labeller" in trained:
+        distil = "distil" in trained
+        if variants or distil or "labeller" in trained:
             if augmenter is None:
                 augmenter = Augmenter(data, catalog_ids, [p.query for p in dev],
                                       cross_encoder.resolve_encoder_handle(args.encoder), log)
@@ -571,9 +639,9 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                       "note": f"(1 - {settings.zero_shot_weight}) x the cross-encoder's gain + "
                               f"{settings.zero_shot_weight} x the zero-shot cosine calibrated on the few labels"}
             per_query[f"labeller/{seed}"] = finish("labeller", entry, result)
-        if variants:
+        if variants or distil:
             generated = {"rows": [], "stats": {}}
-            if {"generation", "both"} & set(variants):
+            if {"generation", "both"} & set(variants) or distil:
                 products = QUICK["products"] if args.quick else args.generate_products
                 log(f"seed {seed}: generating queries for {products} catalogue products ...")
                 generated = augmenter.generate(seed, products, sorted({p.query for p in few}), args.llm_threads)
@@ -582,6 +650,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                     "queries_kept": len(generated["rows"])}
                 entry["generation_stats"] = generated["stats"]
                 entry["generation_backend"] = generated["backend"]
+        if variants:
             found = augmenter.candidates(labelled, generated["rows"])
             entry["stages"]["retrieve candidates"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
             entry["candidate_stats"] = found["stats"]
@@ -602,12 +671,28 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                                                        "train_pairs_per_s": result["train_pairs_per_s"],
                                                        "seconds": result["train_seconds"]}
                 per_query[f"{variant}/{seed}"] = finish(variant, entry, result)
-            if "both" in variants:
-                for other in FEW_LABEL_SYSTEMS + ("generation", "retrieval"):
-                    key = other if other in BASELINES else f"{other}/{seed}"
-                    if key in per_query:
-                        entry["paired"][other] = eb.paired_difference(per_query[f"both/{seed}"], per_query[key])
-                write(report, args.output, name)
+        if distil:
+            distil_hp = {**hp, "seed": seed, "epochs": min(DISTIL_EPOCHS, hp["epochs"])}
+            result = run_distil(augmenter, entry, few, dev, labelled, generated["rows"], teacher_score, settings,
+                                calibration, distil_hp, encoder_handle, log)
+            distil_dev_scores = list(result["scores"])
+            per_query[f"distil/{seed}"] = finish("distil", entry, result)
+            if "distil_ensemble" in trained:
+                scores = augmenter.labeller_scores(dev, distil_dev_scores, settings, calibration)
+                result = {"scores": scores, "train_set": "the distilled student above", "train_pairs": 0,
+                          "labelled": len(few), "augmented_kept": entry["systems"]["distil"]["augmented_kept"],
+                          "note": "the labeller's ensemble with the distilled student in place of the teacher"}
+                per_query[f"distil_ensemble/{seed}"] = finish("distil_ensemble", entry, result)
+        for system in HEADLINE_SYSTEMS:
+            if f"{system}/{seed}" not in per_query:
+                continue
+            earlier = HEADLINE_SYSTEMS[:HEADLINE_SYSTEMS.index(system)]
+            for other in FEW_LABEL_SYSTEMS + ("generation", "retrieval") + earlier:
+                key = other if other in BASELINES else f"{other}/{seed}"
+                if key in per_query:
+                    entry["paired"][f"{system} - {other}"] = eb.paired_difference(
+                        per_query[f"{system}/{seed}"], per_query[key])
+        write(report, args.output, name)
         if "full_label" in trained:
             log(f"seed {seed}: full_label on {len(full)} pairs ...")
             result = eb.run_ours(full, dev, {**hp, **eb.FULL_LABEL_OVERRIDES, "seed": seed}, seed, {},

@@ -19,6 +19,13 @@ def test_kept_rows_keep_the_teachers_gain_as_training_target():
     assert back.relevance == pytest.approx(2.5) and eb.target(back.relevance) == pytest.approx(0.75)
 
 
+def test_distillation_moves_a_judged_target_towards_the_labeller():
+    pair = homedepot.Pair("q1", "drill", "p1", "cordless drill", 3.0)  # gain 1.0
+    moved = ab.relabelled(pair, 0.5, share=0.5)
+    assert eb.target(moved.relevance) == pytest.approx(0.75) and moved.product_id == "p1"
+    assert ab.relabelled(pair, 0.2, share=0.0) == pair
+
+
 def test_gap_closed_and_spread():
     assert ab.gap_closed(0.93, 0.92, 0.94) == pytest.approx(0.5)
     assert ab.gap_closed(0.91, 0.92, 0.94) == pytest.approx(-0.5)
@@ -56,6 +63,31 @@ def test_aggregate_reports_means_gaps_and_targets():
     assert agg["ceiling_source"] == "full_label in this run"
 
 
+def test_distilled_systems_are_checked_against_the_same_targets():
+    report = _report()
+    for entry in report["seeds"].values():
+        entry["systems"]["labeller"] = {**entry["systems"]["few_label"], "ndcg@10": 0.930}
+        entry["systems"]["distil"] = {**entry["systems"]["both"], "ndcg@10": 0.929}
+        entry["systems"]["distil_ensemble"] = {**entry["systems"]["both"], "ndcg@10": 0.9355}
+    agg = ab.aggregate(report)
+    targets = {t["what"]: t["met"] for t in agg["targets"]}
+    assert not targets["both - labeller >= +0.005"] and not targets["distil - labeller >= +0.005"]
+    assert targets["distil_ensemble - labeller >= +0.005"] and targets["distil_ensemble - few_label >= +0.01"]
+    # best few-label system: the labeller 0.930; ceiling 0.935
+    assert agg["systems"]["distil_ensemble"]["gap_closed_from_best_few"] == pytest.approx(0.0055 / 0.005)
+    assert targets["distil_ensemble closes >= half of the gap from the best few-label system to full-label"]
+    assert not targets["distil closes >= half of the gap from the best few-label system to full-label"]
+
+
+def test_distil_ensemble_needs_its_student_and_distil_its_teacher():
+    with pytest.raises(SystemExit):
+        ab._parse(["--output", "x", "--systems", "few_label,distil_ensemble"])
+    with pytest.raises(SystemExit):
+        ab._parse(["--output", "x", "--systems", "distil"])
+    args = ab._parse(["--output", "x", "--systems", "few_label,distil,distil_ensemble"])
+    assert args.systems == ["few_label", "distil", "distil_ensemble"]
+
+
 def test_ceiling_from_another_run_when_full_label_was_not_trained():
     report = _report()
     for entry in report["seeds"].values():
@@ -73,5 +105,9 @@ def test_report_renders_markdown_and_png(tmp_path):
     text = (tmp_path / "augmentation_benchmark.md").read_text(encoding="utf-8")
     assert "| few-label + generation + retrieval | 0.9330 ± 0.0014" in text
     assert "round_trip 1800" in text and "both - few_label, paired over 1696" in text
+    report["seeds"]["1"]["paired"]["distil - labeller"] = {"mean": -0.001, "ci95": 0.002, "queries": 1696}
+    ab.write(report, str(tmp_path), "augmentation_benchmark")
+    text = (tmp_path / "augmentation_benchmark.md").read_text(encoding="utf-8")
+    assert "- distil - labeller, paired over 1696" in text
     with Image.open(tmp_path / "augmentation_benchmark.png") as image:
         assert image.size == (900, 560)
