@@ -92,6 +92,10 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
     "epochs": 4,
     "early_stopping_patience": 2,
     "log_every_n_steps": 10,  # TrainingLogger's period
+    # The served score: the fine-tuned score alone (0), or its gain in an ensemble with the frozen pretrained
+    # encoder's zero-shot cosine at this weight (models/zero_shot.py; the Trainer calibrates the cosine on
+    # its train split's labelled rows). Needs a pointwise loss and an encoder with `embed` (our exports).
+    "zero_shot_weight": 0.0,
     "seed": 42,
 }
 

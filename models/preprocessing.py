@@ -63,6 +63,8 @@ def preprocessing_fn(inputs):
     }
     if features.QUERY_ID in inputs:  # groups rows into per-query lists for listwise training; not served
         outputs[features.QUERY_ID] = tf.reshape(inputs[features.QUERY_ID], [-1])
+    if features.ORIGIN in inputs:  # augmented training data: the Trainer calibrates on the labelled rows
+        outputs[features.ORIGIN] = tf.reshape(inputs[features.ORIGIN], [-1])
     if features.WEIGHT in inputs:  # augmented training data: how much each row counts in the loss
         outputs[features.WEIGHT] = tf.cast(tf.reshape(inputs[features.WEIGHT], [-1]), tf.float32)
     if features.RELEVANCE in inputs:  # absent at serving time

@@ -2,7 +2,8 @@
 
 custom_config (pipeline/configs.py TRAINER_HPARAMS) picks the model with "model":
   "cross_encoder" (default): the pretrained encoder fine-tuned on the raw (query, title) strings
-      (models/cross_encoder.py; every other key overrides its DEFAULT_HPARAMS);
+      (models/cross_encoder.py; every other key overrides its DEFAULT_HPARAMS), served alone or, with
+      zero_shot_weight > 0, in an ensemble with the frozen encoder's zero-shot cosine (models/zero_shot.py);
   "bag_of_words": the small text model trained from scratch on Transform's token ids (models/model.py).
 Either way the SavedModel has the serving signatures of models/signatures.py (through the Transform graph).
 """
@@ -19,7 +20,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from models import cross_encoder, features, model as bag_of_words, signatures
+from models import cross_encoder, features, model as bag_of_words, signatures, zero_shot
 
 DEFAULT_BATCH_SIZE = 32
 logger = logging.getLogger(__name__)
@@ -71,8 +72,10 @@ class _Examples:
         return dataset.map(select)
 
     def read_rows(self, file_pattern) -> Dict[str, np.ndarray]:
-        """One pass over a split: query_id, query, product_title (strings) and label, as numpy arrays."""
+        """One pass over a split: query_id, query, product_title, origin where the examples have one
+        (strings) and label, as numpy arrays."""
         names = (features.QUERY_ID, features.QUERY, features.PRODUCT_TITLE)
+        names += (features.ORIGIN,) if any(f.name == features.ORIGIN for f in self.schema.feature) else ()
         columns = {name: [] for name in names + (features.LABEL,)}
         for batch, label in self.dataset(file_pattern, 256, names, num_epochs=1, shuffle=False):
             for name in names:
@@ -110,6 +113,11 @@ def _train_bag_of_words(fn_args, examples: _Examples, hparams: Dict[str, Any]) -
 def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) -> keras.Model:
     """Fine-tunes the cross-encoder; returns the pair scorer (restored to its best eval round)."""
     hp = cross_encoder.hparams_with_defaults(hparams)
+    if hp["zero_shot_weight"]:  # refused before training, not after
+        zero_shot.check_weight(float(hp["zero_shot_weight"]))
+        if cross_encoder.score_meaning(hp) not in zero_shot.SCORE_MEANINGS:
+            raise ValueError(f"zero_shot_weight {hp['zero_shot_weight']} needs a pointwise loss: a {hp['loss']} "
+                             "score cannot be put on the gain scale of the zero-shot ensemble")
     keras.utils.set_random_seed(int(hp["seed"]))
     strategy = cross_encoder.strategy_for_devices()  # sets the dtype policy too: build after it
 
@@ -168,6 +176,31 @@ def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) 
     return scorer
 
 
+def _with_zero_shot(fn_args, examples: _Examples, scorer: keras.Model, hp: Dict[str, Any]) -> keras.Model:
+    """The served model: the fine-tuned scorer in an ensemble with the pretrained encoder's zero-shot cosine
+    (models/zero_shot.py), calibrated on the train split's labelled rows (all rows without an origin)."""
+    from models import zero_shot_ensemble
+
+    start = time.perf_counter()
+    rows = examples.read_rows(fn_args.train_files)
+    labelled = (rows[features.ORIGIN] == features.ORIGIN_LABELLED if features.ORIGIN in rows
+                else np.ones(len(rows[features.LABEL]), bool))
+    # The save's include_optimizer=False only covers the saved model's own optimizer: untrack the scorer's,
+    # or its AdamW slots (twice the encoder's size) would be served inside the ensemble.
+    scorer._delete_tracking("optimizer")  # pylint: disable=protected-access
+    scorer.optimizer = None
+    cosine = zero_shot_ensemble.ZeroShotCosine(scorer.encoder_handle, name="zero_shot_cosine")
+    calibration = zero_shot.fit_calibration(
+        cosine.cosines(list(rows[features.QUERY][labelled]), list(rows[features.PRODUCT_TITLE][labelled])),
+        rows[features.LABEL][labelled].tolist())
+    weight = float(hp["zero_shot_weight"])
+    logger.info("Serving an ensemble: %.2f x the fine-tuned gain + %.2f x the zero-shot cosine of %s on the gain "
+                "scale (gain = %.3f * cosine + %.3f, least squares on %d labelled train rows; %.1f s)",
+                1 - weight, weight, scorer.encoder_handle, calibration.slope, calibration.intercept,
+                calibration.pairs, time.perf_counter() - start)
+    return zero_shot_ensemble.build_ensemble(scorer, cosine, calibration, weight, cross_encoder.score_meaning(hp))
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains the ranker named by custom_config["model"] on the transformed train split and exports it to
     fn_args.serving_model_dir with both serving signatures."""
@@ -176,6 +209,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     examples = _Examples(fn_args)
     if kind == cross_encoder.CROSS_ENCODER:
         model = _train_cross_encoder(fn_args, examples, hparams)
+        hp = cross_encoder.hparams_with_defaults(hparams)
+        if hp["zero_shot_weight"]:
+            model = _with_zero_shot(fn_args, examples, model, hp)
     elif kind == cross_encoder.BAG_OF_WORDS:
         model = _train_bag_of_words(fn_args, examples, hparams)
     else:

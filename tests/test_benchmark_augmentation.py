@@ -79,9 +79,11 @@ def test_distilled_systems_are_checked_against_the_same_targets():
     assert not targets["distil closes >= half of the gap from the best few-label system to full-label"]
 
 
-def test_distil_ensemble_needs_its_student_and_distil_its_teacher():
+def test_a_served_ensemble_needs_its_student_and_distil_its_teacher():
     with pytest.raises(SystemExit):
         ab._parse(["--output", "x", "--systems", "few_label,distil_ensemble"])
+    with pytest.raises(SystemExit):
+        ab._parse(["--output", "x", "--systems", "few_label,both_ensemble"])
     with pytest.raises(SystemExit):
         ab._parse(["--output", "x", "--systems", "distil"])
     args = ab._parse(["--output", "x", "--systems", "few_label,distil,distil_ensemble"])

@@ -11,7 +11,7 @@ from components.augmentation import report as report_lib
 from components.query_generation.sanitize import normalise
 from components.retrieval import candidates as retrieval
 from components.teacher_labeling import executor, filtering, report_page
-from models import features
+from models import features, zero_shot
 from models.encoder.export import default_export_dir, export_encoder
 
 SETTINGS = filtering.Settings(min_confidence=0.2, round_trip_top_k=1, retrieval_top_k=5, max_per_query=2,
@@ -178,21 +178,21 @@ def test_executor_report_accounts_for_every_candidate(labeled):
 
 
 def test_calibration_is_the_least_squares_line_of_gain_on_cosine():
-    calibration = filtering.fit_calibration([0.2, 0.4, 0.6, 0.8], [0.1, 0.3, 0.5, 0.7])
+    calibration = zero_shot.fit_calibration([0.2, 0.4, 0.6, 0.8], [0.1, 0.3, 0.5, 0.7])
     assert calibration.slope == pytest.approx(1.0) and calibration.intercept == pytest.approx(-0.1)
     assert calibration.gain(0.5) == pytest.approx(0.4)
     assert calibration.gain(2.0) == 1.0 and calibration.gain(-1.0) == 0.0  # clipped to the gain scale
-    flat = filtering.fit_calibration([0.5, 0.5], [0.2, 0.6])  # no spread in cosine: the mean gain
+    flat = zero_shot.fit_calibration([0.5, 0.5], [0.2, 0.6])  # no spread in cosine: the mean gain
     assert flat.slope == 0.0 and flat.gain(0.9) == pytest.approx(0.4)
     with pytest.raises(ValueError, match="at least 2 labelled"):
-        filtering.fit_calibration([0.5], [0.2])
+        zero_shot.fit_calibration([0.5], [0.2])
 
 
 def test_the_label_mixes_the_cross_encoder_and_the_calibrated_zero_shot_cosine():
-    calibration = filtering.Calibration(slope=1.0, intercept=0.0, pairs=10)
-    assert filtering.ensemble_gain(0.9, 0.3, calibration, 0.5) == pytest.approx(0.6)
-    assert filtering.ensemble_gain(0.9, 0.3, calibration, 0.0) == pytest.approx(0.9)
-    assert filtering.ensemble_gain(0.9, 0.3, calibration, 1.0) == pytest.approx(0.3)
+    calibration = zero_shot.Calibration(slope=1.0, intercept=0.0, pairs=10)
+    assert zero_shot.ensemble_gain(0.9, 0.3, calibration, 0.5) == pytest.approx(0.6)
+    assert zero_shot.ensemble_gain(0.9, 0.3, calibration, 0.0) == pytest.approx(0.9)
+    assert zero_shot.ensemble_gain(0.9, 0.3, calibration, 1.0) == pytest.approx(0.3)
     with pytest.raises(ValueError, match="zero_shot_weight"):
         filtering.Settings(zero_shot_weight=1.5)
 
@@ -207,7 +207,7 @@ def test_executor_labels_with_the_ensemble_calibrated_on_the_labelled_rows(tmp_p
     # Eval-query embedding, calibration and scoring share one encoder per worker process.
     assert len(loads) == 1
     document = report_lib.read_report(report)
-    calibration = filtering.Calibration(**document["settings"]["zero_shot_calibration"])
+    calibration = zero_shot.Calibration(**document["settings"]["zero_shot_calibration"])
     assert calibration.pairs == 2  # the two labelled train rows
     # Recompute the kept rows' labels from the real encoder's cosines: half the overlap teacher's gain
     # (1 for p4, 0 for the steel pot) and half the calibrated cosine.

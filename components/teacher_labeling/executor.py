@@ -22,7 +22,7 @@ from components import examples_io
 from components.augmentation import report as report_lib
 from components.query_generation.sanitize import normalise
 from components.teacher_labeling import filtering, report_page
-from models import features
+from models import features, zero_shot
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also MLMD custom properties
@@ -47,7 +47,7 @@ def _load_encoder(handle: str):
 
 
 class _Score(beam.DoFn):
-    """Adds the teacher's label (filtering.ensemble_gain) and the query's similarity to the nearest eval query
+    """Adds the teacher's label (zero_shot.ensemble_gain) and the query's similarity to the nearest eval query
     to each candidate."""
 
     def __init__(self, teacher_dir: str, encoder_handle: str, settings: filtering.Settings):
@@ -63,7 +63,7 @@ class _Score(beam.DoFn):
         self._score_length_sorted = score_length_sorted
         self._encoder = _load_encoder(self._encoder_handle)
 
-    def process(self, batch: List[dict], eval_vectors: List[np.ndarray], calibration: filtering.Calibration):
+    def process(self, batch: List[dict], eval_vectors: List[np.ndarray], calibration: zero_shot.Calibration):
         if self._eval_vectors is None:
             self._eval_vectors = np.stack(eval_vectors) if eval_vectors else np.zeros((0, 1), np.float32)
         scores = self._score_length_sorted(self._teacher_scores, [r[features.QUERY] for r in batch],
@@ -94,16 +94,16 @@ def embed_queries(encoder, rows: Sequence[Mapping]) -> Dict[str, np.ndarray]:
     return dict(zip(queries, encoder.embed(queries))) if queries else {}
 
 
-def calibrate(encoder, labelled_train: Sequence[Mapping]) -> filtering.Calibration:
+def calibrate(encoder, labelled_train: Sequence[Mapping]) -> zero_shot.Calibration:
     """The zero-shot cosine's calibration to the gain scale, fitted on the labelled train rows."""
     gains = [float(features.normalised_gain(r[features.RELEVANCE])) for r in labelled_train]
-    return filtering.fit_calibration(pair_cosines(encoder, labelled_train).tolist(), gains)
+    return zero_shot.fit_calibration(pair_cosines(encoder, labelled_train).tolist(), gains)
 
 
 def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: filtering.Settings, encoder,
-             eval_vectors: np.ndarray, calibration: Optional[filtering.Calibration]) -> List[dict]:
+             eval_vectors: np.ndarray, calibration: Optional[zero_shot.Calibration]) -> List[dict]:
     """The candidates with what filtering.select reads: the teacher's label (its score as a gain,
-    filtering.gain_of, in an ensemble with the calibrated zero-shot cosine, filtering.ensemble_gain) and the
+    filtering.gain_of, in an ensemble with the calibrated zero-shot cosine, zero_shot.ensemble_gain) and the
     cosine of the row's query to the nearest eval query (-1 without eval queries). `encoder` embeds texts (a
     retrieval.embedding.TextEncoder), eval_vectors are the eval queries' [n, d] embeddings; calibration may
     be None only when settings.zero_shot_weight is 0. Each row also keeps both parts of its label."""
@@ -118,7 +118,7 @@ def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: fi
     annotated = []
     for row, score, cosine in zip(rows, teacher_scores, cosines):
         gain = filtering.gain_of(float(score), settings.teacher_score)
-        label = gain if cosine is None else filtering.ensemble_gain(gain, cosine, calibration,
+        label = gain if cosine is None else zero_shot.ensemble_gain(gain, cosine, calibration,
                                                                     settings.zero_shot_weight)
         annotated.append({**row, filtering.TEACHER_SCORE: label, filtering.CROSS_ENCODER_GAIN: gain,
                           filtering.ZERO_SHOT_COSINE: cosine,
@@ -215,7 +215,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 
 def _write_report(outcome: filtering.Outcome, labelled_train_rows: int,
-                  calibration: Optional[filtering.Calibration], report_artifact: types.Artifact,
+                  calibration: Optional[zero_shot.Calibration], report_artifact: types.Artifact,
                   settings: filtering.Settings, start: float) -> None:
     described = {**dataclasses.asdict(settings),
                  "zero_shot_calibration": dataclasses.asdict(calibration) if calibration else None}

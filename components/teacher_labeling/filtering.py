@@ -1,10 +1,9 @@
 """Which teacher-labelled candidates become training samples, and why the others do not.
 
 Pure Python over rows that already carry the teacher's score (normalised gain in [0, 1]) and their
-similarity to the nearest eval query. The teacher's score is an ensemble (`ensemble_gain`): the fine-tuned
-cross-encoder's gain and the pretrained encoder's zero-shot cosine, calibrated to the gain scale on the
-labelled train rows. With few labels the two err differently, and together they rank better than either
-(Home Depot dev, seed 42: cross-encoder 0.9246, zero-shot 0.9282, ensemble at weight 0.5 0.9297 NDCG@10).
+similarity to the nearest eval query. The teacher's score is an ensemble (models/zero_shot.py
+`ensemble_gain`): the fine-tuned cross-encoder's gain and the pretrained encoder's zero-shot cosine,
+calibrated to the gain scale on the labelled train rows.
 Rules, in order (the first that fails names the rejection):
   invalid_text        empty query or title, or a query longer than max_query_chars;
   eval_query          the query equals an eval query after normalisation;
@@ -26,6 +25,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from components.retrieval import candidates as retrieval
 from models import features
+from models.zero_shot import SCORE_MEANINGS, check_weight
 
 TEACHER_SCORE = "teacher_score"  # normalised gain in [0, 1], added to each candidate before filtering
 CROSS_ENCODER_GAIN, ZERO_SHOT_COSINE = "cross_encoder_gain", "zero_shot_cosine"  # TEACHER_SCORE's two parts
@@ -52,14 +52,10 @@ class Settings:
     teacher_score: str = "logit"
 
     def __post_init__(self):
-        if not 0.0 <= self.zero_shot_weight <= 1.0:
-            raise ValueError(f"zero_shot_weight must be in [0, 1], not {self.zero_shot_weight}")
+        check_weight(self.zero_shot_weight)
         if self.teacher_score not in SCORE_MEANINGS:
             raise ValueError(f"teacher_score must be one of {SCORE_MEANINGS}, not {self.teacher_score!r} "
                              "(a listwise teacher's scores are not calibrated: train the teacher pointwise)")
-
-
-SCORE_MEANINGS = ("logit", "gain")
 
 
 @dataclasses.dataclass
@@ -78,36 +74,6 @@ def gain_of(score: float, meaning: str) -> float:
     if meaning == "gain":
         return min(max(score, 0.0), 1.0)
     raise ValueError(f"unknown teacher score meaning {meaning!r}; known: {SCORE_MEANINGS}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Calibration:
-    """gain ~= slope * cosine + intercept: the zero-shot cosine on the gain scale."""
-    slope: float
-    intercept: float
-    pairs: int  # labelled pairs the fit saw
-
-    def gain(self, cosine: float) -> float:
-        return min(max(self.slope * cosine + self.intercept, 0.0), 1.0)
-
-
-def fit_calibration(cosines: Sequence[float], gains: Sequence[float]) -> Calibration:
-    """Least squares of the labelled train rows' normalised gains on their zero-shot cosines. The encoder
-    never saw these labels, so unlike the fine-tuned teacher its fit on them is not optimistic."""
-    n = len(cosines)
-    if n != len(gains):
-        raise ValueError(f"{n} cosines but {len(gains)} gains")
-    if n < 2:
-        raise ValueError(f"calibrating the zero-shot encoder needs at least 2 labelled train rows, got {n}")
-    mean_x, mean_y = sum(cosines) / n, sum(gains) / n
-    var_x = sum((x - mean_x) ** 2 for x in cosines)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(cosines, gains)) / var_x if var_x > 0 else 0.0
-    return Calibration(slope=slope, intercept=mean_y - slope * mean_x, pairs=n)
-
-
-def ensemble_gain(teacher_gain: float, cosine: float, calibration: Calibration, zero_shot_weight: float) -> float:
-    """The label of a candidate: (1 - w) * the cross-encoder's gain + w * the calibrated zero-shot cosine."""
-    return (1.0 - zero_shot_weight) * teacher_gain + zero_shot_weight * calibration.gain(cosine)
 
 
 def confidence(score: float) -> float:
