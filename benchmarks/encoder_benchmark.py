@@ -297,40 +297,6 @@ def _export_dir() -> str:
     return export_encoder()  # returns at once when the cached export is current
 
 
-def _tensordot_dense_call(self, x):
-    """models.encoder.bert.Dense.__call__ with tensordot instead of einsum("...i,io->...o"): the same
-    product, but TF's einsum gradient with an ellipsis materialises [batch, tokens, in, out] before
-    reducing it (measured: 2.3 s instead of 6 ms per 384x1536 layer at batch 16 x 28 tokens)."""
-    import tensorflow as tf
-    return tf.tensordot(x, self.kernel, axes=1) + self.bias
-
-
-def export_fixed_encoder(directory: str) -> str:
-    """Our export with only bert.Dense's product changed (see _tensordot_dense_call), into `directory`
-    (a temporary folder: the cached project export under .cache/ is left alone)."""
-    from unittest import mock
-
-    import tensorflow as tf
-
-    from models.encoder import bert
-    from models.encoder.export import export_encoder
-
-    # do_not_convert: autograph would otherwise re-read this file's source at trace time.
-    with mock.patch.object(bert.Dense, "__call__", tf.autograph.experimental.do_not_convert(_tensordot_dense_call)):
-        return export_encoder(directory, overwrite=True)
-
-
-def export_parity(project_dir: str, fixed_dir: str, texts: Sequence[str]) -> float:
-    """max |difference| of the two exports' pair outputs (pooled_output) on these texts."""
-    import numpy as np
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401
-
-    a, b = tf.saved_model.load(project_dir), tf.saved_model.load(fixed_dir)
-    inputs = {"text_a": tf.constant(list(texts[0::2])), "text_b": tf.constant(list(texts[1::2]))}
-    return float(np.max(np.abs(a(inputs)["pooled_output"].numpy() - b(inputs)["pooled_output"].numpy())))
-
-
 def zero_shot_scores(encoder, pairs) -> List[float]:
     """Cosine of query and title embeddings: queries through `embed`, titles through the export's
     `embed_passage` when it has one (E5's "passage: " side), else `embed` too (MiniLM: symmetric). Each
@@ -466,35 +432,6 @@ def run_ours(train_pairs, dev_pairs, hp: Dict[str, Any], seed: int, options: Dic
     }
 
 
-def _ours_encoder(args, workdir: str, dev, report: Dict[str, Any]) -> str:
-    """The encoder SavedModel our cross-encoder fine-tunes: the project's export, or (--encoder fixed,
-    the default) the same export with the Dense product fixed, exported into the run's temp folder."""
-    project = _export_dir()
-    if args.encoder == "project":
-        report["settings"]["our encoder"] = f"the project's export ({project})"
-        return project
-    start = time.perf_counter()
-    fixed = export_fixed_encoder(os.path.join(workdir, "encoder_tensordot"))
-    texts = [t for p in dev[:64] for t in (p.query, p.product_title)]
-    diff = export_parity(project, fixed, texts)
-    report["settings"]["our encoder"] = (
-        "the project's export re-exported with bert.Dense computing tf.tensordot instead of "
-        "einsum('...i,io->...o') (benchmark-side patch, see notes); max |pooled_output difference| "
-        f"against the project's export on 64 dev pairs: {diff:.2e}; re-export took "
-        f"{time.perf_counter() - start:.0f} s")
-    report["notes"].append(
-        "**Throughput finding (einsum gradient).** models/encoder/bert.py's `Dense` computes "
-        "`tf.einsum('...i,io->...o', x, kernel)`. Its forward pass is fine, but TF's gradient of an einsum "
-        "with an ellipsis materialises a [batch, tokens, in, out] tensor before reducing it: 2.3 s instead of "
-        "6 ms for one 384x1536 layer at 16 x 28 tokens, about 40 s and 5-10 GB per training step of the "
-        "whole encoder at batch 16 (0.3-0.5 pairs/s; a full-label epoch would take more than a day). "
-        "`ours` here fine-tunes the same weights re-exported with `tf.tensordot(x, kernel, axes=1)` (a "
-        "benchmark-side patch applied while exporting to a temporary folder; the forward outputs match, see "
-        "Settings). The same one-line change has since been made in models/encoder/bert.py itself; the patch "
-        "keeps this benchmark independent of which bert.py the export cache was built from.")
-    return fixed
-
-
 def run_reference(train_ids, dev_ids, train_pairs: int, hp: Dict[str, Any], seed: int, data_dir: str,
                   system: str, workdir: str, job_extra: Optional[Dict[str, Any]] = None) -> dict:
     """benchmarks/torch_cross_encoder.py in .venv-torch on these ids; `job_extra` adds or overrides job keys
@@ -564,9 +501,6 @@ def _parse(argv):
     parser.add_argument("--few-hparams", default="{}", help="JSON overrides of our DEFAULT_HPARAMS, few-label")
     parser.add_argument("--full-hparams", default="{}", help="JSON overrides for full-label (after "
                         f"{FULL_LABEL_OVERRIDES})")
-    parser.add_argument("--encoder", choices=("fixed", "project"), default="fixed",
-                        help="our encoder: the project's export as is, or with the einsum-gradient fix "
-                             "(models/encoder/bert.py's Dense; default, see the notes of the results)")
     parser.add_argument("--render-only", action="store_true",
                         help="only re-render OUTPUT/encoder_benchmark[_quick].md from its JSON")
     parser.add_argument("--torch-threads", type=int, default=2,
@@ -644,7 +578,8 @@ def run(args) -> Dict[str, Any]:
                 result = run_zero_shot(dev)
             elif system.startswith("ours"):
                 if encoder_dir is None:
-                    encoder_dir = _ours_encoder(args, workdir, dev, report)
+                    encoder_dir = _export_dir()
+                    report["settings"]["our encoder"] = f"the project's export ({encoder_dir})"
                 result = run_ours(train[train_set], dev, hparams[train_set], args.seed, options, encoder_dir)
             else:
                 result = run_reference(ids[f"{train_set}_label"], ids["dev"], len(train[train_set]),

@@ -119,18 +119,3 @@ def test_ratios_targets_and_markdown_table_with_a_missing_system():
     assert "missing" in table[-1] and "**Missing**" in text and "ours_full" in text
     assert "x1.20" in text and "x0.75" in text and "-0.0020" in text
     assert "python -m benchmarks.encoder_benchmark --output x" in text and "Seed 5" in text
-
-
-def test_tensordot_dense_patch_computes_the_same_product_as_the_einsum():
-    import numpy as np
-    import tensorflow as tf
-
-    from models.encoder import bert
-
-    rng = np.random.default_rng(0)
-    dense = bert.Dense({"d.weight": rng.normal(size=(6, 4)).astype("float32"),
-                        "d.bias": rng.normal(size=6).astype("float32")}, "d", "d")
-    x = tf.constant(rng.normal(size=(2, 3, 4)).astype("float32"))
-    patched = eb._tensordot_dense_call(dense, x)
-    assert patched.shape == (2, 3, 6)
-    np.testing.assert_allclose(patched.numpy(), dense(x).numpy(), rtol=1e-5, atol=1e-5)
