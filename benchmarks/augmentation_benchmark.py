@@ -498,6 +498,15 @@ def training_hparams(dataset: datasets.Dataset, encoder: str, quick: bool) -> Di
     return eb.our_hparams(overrides)
 
 
+def distil_settings() -> Dict[str, str]:
+    """The report's lines for the distil and *_ensemble systems."""
+    return {"distil (DISTIL_*: overrides of the pipeline's settings)": json.dumps(
+                {"retrieval": DISTIL_RETRIEVAL, "labeling": DISTIL_LABELING, "relabel_judged": DISTIL_RELABEL,
+                 "epochs": DISTIL_EPOCHS}, sort_keys=True),
+            "*_ensemble (served as the pipeline serves)": f"zero-shot weight configs.SERVE_ZERO_SHOT_WEIGHT = "
+                                                          f"{configs.SERVE_ZERO_SHOT_WEIGHT}"}
+
+
 def eval_guard_text(dataset: datasets.Dataset, dev_queries: int) -> str:
     what = "dev queries play" if dataset.has_full_label else "queries of the pipeline's eval split are"
     return (f"the {dev_queries:,} {what} the eval split: eval_query and eval_near_duplicate reject any "
@@ -582,6 +591,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                             "max_products": QUICK["products"] if args.quick else args.generate_products,
                             "backend_config": {**configs.AUGMENTATION.generation_args["backend_config"],
                                                "n_threads": args.llm_threads}}}, sort_keys=True, default=str),
+        **distil_settings(),
         "eval guard": eval_guard_text(dataset, len(ids["dev"])),
         "catalogue": f"{len(catalog_ids)} products indexed (exact cosine search)",
     }
