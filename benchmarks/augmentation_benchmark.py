@@ -136,6 +136,13 @@ def relabelled(pair: homedepot.Pair, labeller_gain: float, share: float = DISTIL
     return dataclasses.replace(pair, relevance=homedepot.RELEVANCE_MIN + eb.GAIN_SCALE * gain)
 
 
+def paired_of(entry: Dict[str, Any], system: str, other: str) -> Optional[Dict[str, Any]]:
+    """A seed's paired difference `system - other`, if measured (reports from before the distil systems keyed
+    `both`'s differences by the other system alone)."""
+    found = entry.get("paired", {})
+    return found.get(f"{system} - {other}") or (found.get(other) if system == "both" else None)
+
+
 def gap_closed(value: float, few: float, ceiling: float) -> float:
     """Share of the few -> ceiling gap that `value` closes (NaN when there is no gap)."""
     return (value - few) / (ceiling - few) if ceiling - few > 1e-12 else math.nan
@@ -414,9 +421,13 @@ def render_plot(report: Dict[str, Any], path: str) -> None:
         draw.text((width - right + 6, sy(y) - 6), f"{system_label(name, encoder)} {y:.4f}", fill=colours[name])
     for x, y, name in points:
         draw.ellipse([sx(x) - 5, sy(y) - 5, sx(x) + 5, sy(y) + 5], fill=colours[name])
-    for i, name in enumerate(PLOTTED):  # legend, in the top-right corner
-        draw.ellipse([width - right + 6, top + 4 + 16 * i, width - right + 14, top + 12 + 16 * i], fill=colours[name])
-        draw.text((width - right + 20, top + 2 + 16 * i), LABELS[name], fill=colours[name])
+    # Legend by system name (the Markdown table has the long labels), in the plot's bottom-right corner, which
+    # points rarely reach (few augmented samples sit left, and the baselines' lines lie above it).
+    legend_x, legend_y = width - right - 120, height - bottom - 8 - 16 * len(PLOTTED)
+    for i, name in enumerate(PLOTTED):
+        y = legend_y + 16 * i
+        draw.ellipse([legend_x, y + 2, legend_x + 8, y + 10], fill=colours[name])
+        draw.text((legend_x + 14, y), name, fill=colours[name])
     image.save(path)
 
 

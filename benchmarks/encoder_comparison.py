@@ -61,8 +61,9 @@ def row(report: Dict[str, Any]) -> Dict[str, Any]:
             "both_pairwise": _mean(systems, "both", "pairwise_accuracy"),
             "both_kept": _mean(systems, "both", "augmented_kept"),
             "seeds": sorted(report.get("seeds", {}), key=int),
-            "both_minus_few": {seed: entry["paired"]["few_label"] for seed, entry in report.get("seeds", {}).items()
-                               if "few_label" in entry.get("paired", {})},
+            "both_minus_few": {seed: ab.paired_of(entry, "both", "few_label")
+                               for seed, entry in report.get("seeds", {}).items()
+                               if ab.paired_of(entry, "both", "few_label")},
             "dev": f"{report.get('dev_queries', '?')} q / {report.get('dev_pairs', '?')} pairs"}
 
 

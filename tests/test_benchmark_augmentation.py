@@ -113,3 +113,12 @@ def test_report_renders_markdown_and_png(tmp_path):
     assert "- distil - labeller, paired over 1696" in text
     with Image.open(tmp_path / "augmentation_benchmark.png") as image:
         assert image.size == (900, 560)
+
+
+def test_paired_differences_are_found_under_old_and_new_keys():
+    old = {"paired": {"few_label": {"mean": 0.001}}}
+    new = {"paired": {"both - few_label": {"mean": 0.002}, "distil - labeller": {"mean": 0.003}}}
+    assert ab.paired_of(old, "both", "few_label")["mean"] == 0.001
+    assert ab.paired_of(new, "both", "few_label")["mean"] == 0.002
+    assert ab.paired_of(new, "distil", "labeller")["mean"] == 0.003
+    assert ab.paired_of(old, "distil", "few_label") is None
