@@ -532,16 +532,16 @@ def run_distil(augmenter: Augmenter, entry: Dict[str, Any], few, dev, labelled: 
     from components.teacher_labeling import filtering
     from models import features
 
-    distil_settings = dataclasses.replace(settings, **DISTIL_LABELING)
+    loose = dataclasses.replace(settings, **DISTIL_LABELING)
     found = augmenter.candidates(labelled, generated, DISTIL_RETRIEVAL)
     entry["stages"]["retrieve candidates (distil)"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
-    labelling = augmenter.label(found["rows"], teacher_score, distil_settings, calibration)
+    labelling = augmenter.label(found["rows"], teacher_score, loose, calibration)
     scored = labelling.pop("rows")
     entry["stages"]["teacher labels candidates (distil)"] = labelling
-    outcome = augmenter.select(scored, VARIANTS["both"], labelled, distil_settings)
+    outcome = augmenter.select(scored, VARIANTS["both"], labelled, loose)
     entry["ledgers"]["distil"] = {"candidates": len(outcome.kept) + len(outcome.rejected),
                                   "kept": len(outcome.kept), "rejected": outcome.counts()}
-    relabel = augmenter.label(labelled, teacher_score, distil_settings, calibration)["rows"]
+    relabel = augmenter.label(labelled, teacher_score, loose, calibration)["rows"]
     judged = [relabelled(p, r[filtering.TEACHER_SCORE]) for p, r in zip(few, relabel)]
     kept = [augmented_pair(r) for r in outcome.kept]
     weights = [1.0] * len(judged) + [r[features.WEIGHT] for r in outcome.kept]
