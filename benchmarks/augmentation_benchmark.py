@@ -509,6 +509,12 @@ def training_hparams(dataset: datasets.Dataset, encoder: str, quick: bool) -> Di
     return eb.our_hparams(overrides)
 
 
+def training_stage(result: Dict[str, Any]) -> Dict[str, Any]:
+    """A training run's figures in a seed's stage table."""
+    return {"train_pairs": result["train_pairs"], "train_pairs_per_s": result["train_pairs_per_s"],
+            "seconds": result["train_seconds"]}
+
+
 def distil_settings() -> Dict[str, str]:
     """The report's lines for the distil and *_ensemble systems."""
     return {"distil (DISTIL_*: overrides of the pipeline's settings)": json.dumps(
@@ -549,9 +555,7 @@ def run_distil(augmenter: Augmenter, entry: Dict[str, Any], few, dev, labelled: 
         f"({hp['epochs']} epochs) ...")
     result = eb.run_ours(judged + kept, dev, hp, hp["seed"], {}, encoder_handle, weights=weights)
     result.update(labelled=len(few), augmented_kept=len(kept), relabelled=len(judged))
-    entry["stages"]["train distil"] = {"train_pairs": result["train_pairs"],
-                                       "train_pairs_per_s": result["train_pairs_per_s"],
-                                       "seconds": result["train_seconds"]}
+    entry["stages"]["train distil"] = training_stage(result)
     return result
 
 
@@ -657,9 +661,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
             teacher_score = eb.make_scorer(result.pop("model"), {})
             teacher_dev_scores = list(result["scores"])
             result.update(labelled=len(few), augmented_kept=0)
-            entry["stages"]["train few_label"] = {"train_pairs": result["train_pairs"],
-                                                  "train_pairs_per_s": result["train_pairs_per_s"],
-                                                  "seconds": result["train_seconds"]}
+            entry["stages"]["train few_label"] = training_stage(result)
             per_query[f"few_label/{seed}"] = finish("few_label", entry, result)
         variants = [v for v in VARIANTS if v in trained]
         distil = "distil" in trained
@@ -708,9 +710,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                 result = eb.run_ours(few + kept, dev, {**hp, "seed": seed}, seed, {}, encoder_handle,
                                      weights=weights)
                 result.update(labelled=len(few), augmented_kept=len(kept))
-                entry["stages"][f"train {variant}"] = {"train_pairs": result["train_pairs"],
-                                                       "train_pairs_per_s": result["train_pairs_per_s"],
-                                                       "seconds": result["train_seconds"]}
+                entry["stages"][f"train {variant}"] = training_stage(result)
                 student_scores = list(result["scores"])
                 per_query[f"{variant}/{seed}"] = finish(variant, entry, result)
                 serve_ensemble(variant, seed, entry, student_scores, calibration)

@@ -114,10 +114,7 @@ def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) 
     """Fine-tunes the cross-encoder; returns the pair scorer (restored to its best eval round)."""
     hp = cross_encoder.hparams_with_defaults(hparams)
     if hp["zero_shot_weight"]:  # refused before training, not after
-        zero_shot.check_weight(float(hp["zero_shot_weight"]))
-        if cross_encoder.score_meaning(hp) not in zero_shot.SCORE_MEANINGS:
-            raise ValueError(f"zero_shot_weight {hp['zero_shot_weight']} needs a pointwise loss: a {hp['loss']} "
-                             "score cannot be put on the gain scale of the zero-shot ensemble")
+        zero_shot.check_ensemble(float(hp["zero_shot_weight"]), cross_encoder.score_meaning(hp))
     keras.utils.set_random_seed(int(hp["seed"]))
     strategy = cross_encoder.strategy_for_devices()  # sets the dtype policy too: build after it
 

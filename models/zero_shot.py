@@ -47,3 +47,12 @@ def ensemble_gain(fine_tuned_gain: float, cosine: float, calibration: Calibratio
 def check_weight(zero_shot_weight: float) -> None:
     if not 0.0 <= zero_shot_weight <= 1.0:
         raise ValueError(f"zero_shot_weight must be in [0, 1], not {zero_shot_weight}")
+
+
+def check_ensemble(zero_shot_weight: float, score_meaning: str) -> None:
+    """Refuses a served ensemble that cannot be built: a weight outside [0, 1], or a fine-tuned score that is
+    not on the gain scale (cross_encoder.score_meaning: a listwise score only orders one query's products)."""
+    check_weight(zero_shot_weight)
+    if score_meaning not in SCORE_MEANINGS:
+        raise ValueError(f"a zero-shot ensemble needs a score on the gain scale ({', '.join(SCORE_MEANINGS)}), "
+                         f"not {score_meaning!r}: train the cross-encoder pointwise")

@@ -5,7 +5,7 @@ import tensorflow_hub as hub
 import tf_keras as keras
 
 from models import features
-from models.zero_shot import SCORE_MEANINGS, Calibration, check_weight
+from models.zero_shot import Calibration, check_ensemble
 
 ZERO_SHOT_ENSEMBLE = "zero_shot_ensemble"  # the served model's name
 
@@ -45,10 +45,7 @@ def build_ensemble(scorer: keras.Model, cosine: ZeroShotCosine, calibration: Cal
                    score_meaning: str) -> keras.Model:
     """The served ranker: {"query", "product_title"} -> "score" [B] = ensemble_gain of the fine-tuned scorer's
     gain (its score through sigmoid for "logit", clipped for "gain") and the calibrated zero-shot cosine."""
-    check_weight(zero_shot_weight)
-    if score_meaning not in SCORE_MEANINGS:
-        raise ValueError(f"a zero-shot ensemble needs a score on the gain scale ({', '.join(SCORE_MEANINGS)}), "
-                         f"not {score_meaning!r}: train the cross-encoder pointwise")
+    check_ensemble(zero_shot_weight, score_meaning)
     query = keras.Input(shape=(), dtype=tf.string, name=features.QUERY)
     title = keras.Input(shape=(), dtype=tf.string, name=features.PRODUCT_TITLE)
     score = scorer({features.QUERY: query, features.PRODUCT_TITLE: title})

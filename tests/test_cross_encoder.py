@@ -300,16 +300,22 @@ def test_run_fn_fine_tunes_listwise_on_raw_examples_and_exports(tmp_path):
                        "epochs": 2, "early_stopping_patience": 1, "learning_rate": 1e-4})
     trainer.run_fn(fn_args)
 
-    loaded = tf.saved_model.load(fn_args.serving_model_dir)
-    text = loaded.signatures[signatures.SCORE_TEXT](query=tf.constant(["running shoes"] * 2),
-                                                    product_title=tf.constant(TITLES[:2]))[features.SCORE]
+    text, default = score_with_both_signatures(fn_args.serving_model_dir, "running shoes", TITLES[:2])
+    assert text.shape == (2,)
+    np.testing.assert_allclose(default, text, atol=1e-5)
+
+
+def score_with_both_signatures(export_dir, query, titles):
+    """(score_text, serving_default) scores of one query against titles, from an exported model."""
+    loaded = tf.saved_model.load(export_dir)
+    text = loaded.signatures[signatures.SCORE_TEXT](query=tf.constant([query] * len(titles)),
+                                                    product_title=tf.constant(titles))[features.SCORE]
     examples = []
-    for title in TITLES[:2]:
+    for title in titles:
         example = tf.train.Example()
-        for name, value in ((features.QUERY, "running shoes"), (features.PRODUCT_TITLE, title),
+        for name, value in ((features.QUERY, query), (features.PRODUCT_TITLE, title),
                             (features.QUERY_ID, "q"), (features.PRODUCT_ID, "p")):
             example.features.feature[name].bytes_list.value.append(value.encode())
         examples.append(example.SerializeToString())
     default = loaded.signatures[signatures.SERVING_DEFAULT](examples=tf.constant(examples))[features.SCORE]
-    assert text.shape == (2,)
-    np.testing.assert_allclose(default.numpy(), text.numpy(), atol=1e-5)
+    return text.numpy(), default.numpy()

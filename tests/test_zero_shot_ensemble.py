@@ -9,7 +9,7 @@ import tf_keras as keras
 import test_cross_encoder as cross_encoder_tests
 from components.retrieval.embedding import TextEncoder
 from models import cross_encoder as ce
-from models import features, signatures, trainer, zero_shot, zero_shot_ensemble
+from models import features, trainer, zero_shot, zero_shot_ensemble
 from pipeline import configs
 
 QUERIES = ["running shoes", "saucepan", "t-shirt", "运动鞋"]
@@ -99,19 +99,10 @@ def test_trainer_serves_the_ensemble_calibrated_on_labelled_rows_only(tmp_path, 
 
     size = sum(f.stat().st_size for f in (tmp_path / "serving").rglob("*") if f.is_file())
     assert size < 2 * 120e6  # two encoders' weights, no optimizer slots
-    loaded = tf.saved_model.load(fn_args.serving_model_dir)
-    scores = loaded.signatures[signatures.SCORE_TEXT](query=tf.constant(["running shoes"] * 2),
-                                                      product_title=tf.constant(TITLES[:2]))[features.SCORE]
-    assert np.all((scores.numpy() >= 0) & (scores.numpy() <= 1))  # gains, not logits
-    examples = []
-    for title in TITLES[:2]:
-        example = tf.train.Example()
-        for name, value in ((features.QUERY, "running shoes"), (features.PRODUCT_TITLE, title),
-                            (features.QUERY_ID, "q"), (features.PRODUCT_ID, "p")):
-            example.features.feature[name].bytes_list.value.append(value.encode())
-        examples.append(example.SerializeToString())
-    default = loaded.signatures[signatures.SERVING_DEFAULT](examples=tf.constant(examples))[features.SCORE]
-    np.testing.assert_allclose(default.numpy(), scores.numpy(), atol=1e-5)
+    scores, default = cross_encoder_tests.score_with_both_signatures(
+        fn_args.serving_model_dir, "running shoes", TITLES[:2])
+    assert np.all((scores >= 0) & (scores <= 1))  # gains, not logits
+    np.testing.assert_allclose(default, scores, atol=1e-5)
 
 
 def test_trainer_refuses_a_listwise_ensemble_before_training(tmp_path):
