@@ -6,10 +6,10 @@ run on both unchanged:
 
 - Home Depot: PROTOCOL.md's dev and 400-query few-label splits; full-label = every other judged query.
 - A sample: the rows SearchLogExampleGen keeps (its own reader and rule table, minus Beam), split as the
-  pipeline splits them: TFX ExampleGen's partition function on the pipeline's output config (sha256 of the
-  serialised query_id feature, modulo the hash buckets of configs.SPLIT_BUCKETS). dev = the eval split,
-  few-label = the train split, and there is no full-label set: every labelled query outside the eval split
-  already trains the few-label model, so a sample has no ceiling.
+  pipeline splits them: TFX ExampleGen's partition function on the pipeline's output config
+  (pipeline.example_gen_output_config: sha256 of the partition feature, modulo configs.SPLIT_BUCKETS).
+  dev = the eval split, few-label = the train split, and there is no full-label set: every labelled query
+  outside the eval split already trains the few-label model, so a sample has no ceiling.
   A grade r in 0..3 becomes the benchmark's relevance 1 + 2 r / 3: the training target (relevance - 1) / 2 is
   then the pipeline's label features.normalised_gain(r) = r / 3, and the gain r * 2/3 ranks as the
   pipeline's gain r does (NDCG and pairwise accuracy do not change when every gain is scaled).
@@ -52,7 +52,7 @@ class Dataset:
     def describe_split(self) -> str:
         if self.kind == HOMEDEPOT:
             return "PROTOCOL.md dev split"
-        return f"{self.name}'s eval split (the pipeline's: hash of query_id)"
+        return f"{self.name}'s eval split (the pipeline's: hash of the query text)"
 
 
 def is_sample_dir(directory: os.PathLike) -> bool:
@@ -134,7 +134,7 @@ def pipeline_splits(rows: List[Dict[str, str]]) -> Dict[str, str]:
     for values in rows:
         index = base._PartitionFn(to_example(values), len(names), buckets, split_config)
         previous = out.setdefault(values["query_id"], names[index])
-        if previous != names[index]:  # cannot happen while the partition feature is query_id
+        if previous != names[index]:  # cannot happen: a query_id has one text, the partition feature
             raise ValueError(f"query {values['query_id']} is in {previous} and {names[index]}")
     return out
 

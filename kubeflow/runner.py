@@ -29,6 +29,8 @@ def build_pipeline(pipeline_root: str, data_root: str = config.DEFAULT_DATA_ROOT
                    beam_args: Sequence[str] = config.DEFAULT_BEAM_ARGS,
                    trainer_resources: Optional[resources.ResourceSpec] = None) -> tfx.dsl.Pipeline:
     """The shared pipeline, made fit for a container: in-image paths, no uploads, Trainer resources."""
+    # Its encoder fingerprints are this checkout's exports' ("" where none: compiling needs no export); the
+    # image exports the same locked weights with the same code, so the two match when both are current.
     pipeline = search_pipeline.create_pipeline(
         data_root=data_root,
         pipeline_root=pipeline_root,

@@ -41,7 +41,7 @@ def beam_dependency_args(project_dir=REPO_ROOT) -> List[str]:
 MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this share of the rows read fails the run
 MAX_TEXT_CHARS = 1000  # longer query/product_title values are truncated (row kept, counted)
 
-# Splits by query id: hash buckets, so a query is wholly in train or wholly in eval.
+# Train/eval hash buckets; what is hashed, so that a query is in one split: pipeline.example_gen_output_config.
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 SPLIT_BUCKETS = {TRAIN_SPLIT: 3, EVAL_SPLIT: 1}
 
@@ -66,10 +66,10 @@ def encoder_dir(name: str = ENCODER) -> pathlib.Path:
 # The Trainers' encoder SavedModel: None = ENCODER's export (exported on first use), or a local path / TF Hub /
 # Kaggle handle of the same interface (models/cross_encoder.py).
 ENCODER_HANDLE = None
-# Sized for the bundled sample on 2 CPU cores: 150 steps of 16 pairs (~3 epochs of the 747 train rows,
-# ~1.5 min) in 3 rounds, each followed by one pass over the eval split (141 rows = 9 batches).
+# Sized for the bundled sample on 2 CPU cores: 150 steps of 16 pairs (~3 epochs of the 711 train rows,
+# ~1.5 min) in 3 rounds, each followed by one pass over the eval split (177 rows = 12 batches).
 TRAIN_STEPS = 150
-EVAL_STEPS = 9
+EVAL_STEPS = 12
 CROSS_ENCODER_HPARAMS = {
     "model": "cross_encoder",
     "encoder_handle": ENCODER_HANDLE,
@@ -100,14 +100,14 @@ TEACHER_HPARAMS = CROSS_ENCODER_HPARAMS
 NDCG_CUTOFFS = (5, 10)
 BLESSING_METRIC_CUTOFF = 10
 # Value threshold on NDCG@10, set to refuse a random ranker (a model trained on shuffled labels ranks at
-# random). Measured on the sample's eval split (16 queries, 141 rows): random order 0.713 on average over
-# 20,000 shuffles (sd 0.031, 99.9th percentile 0.812, highest 0.835); the shuffled-labels model of
-# tests/test_safe_blessing.py 0.724; word overlap alone 0.946; the demo's cross-encoder 0.92-0.93.
+# random). Measured on the sample's eval split (20 queries, 177 rows): random order 0.702 on average over
+# 20,000 shuffles (sd 0.028, 99.9th percentile 0.794, highest 0.834); the shuffled-labels model of
+# tests/test_safe_blessing.py 0.721; word overlap alone 0.955; tests/test_pipeline_e2e.py's cross-encoder 0.873.
 MIN_NDCG = 0.85
 MAX_NDCG_DROP = 1e-10  # change threshold: NDCG@10 may not fall below the latest blessed model's
 # Fewer eval rows than this and nothing is blessed (ExampleCount threshold): on fewer rows a mean NDCG@10 is
 # luck. A random ranker clears MIN_NDCG on a subset of the sample's eval queries with ~50 rows (~6 queries)
-# 0.6% of the time, ~40 rows 1.2%, ~20 rows 5%. The sample's eval split has 141.
+# 0.4% of the time, ~40 rows 0.8%, ~20 rows 4%. The sample's eval split has 177.
 MIN_EVAL_EXAMPLES = 50
 
 

@@ -15,16 +15,22 @@ from components.query_generation.component import QueryGeneration, catalog_examp
 from components.retrieval.component import Retrieval
 from components.search_log_example_gen.component import SearchLogExampleGen
 from components.teacher_labeling.component import TeacherLabeling
+from models import encoder as encoder_exports
 from models import features
 from pipeline import configs
 
 
 def example_gen_output_config() -> tfx.proto.Output:
-    """Train/eval by hash of the query id: no query is in both splits."""
+    """Train/eval by hash of the query text: no query text is in both splits, whatever its query ids (the
+    rules give a query_id one text, so its rows stay together too). This is the one place for the split rule.
+
+    Texts that differ only in case or spacing hash apart: TFX hashes the text as written. TeacherLabeling's
+    eval guard normalises them, but only for generated and retrieved samples, not for labelled rows."""
     return tfx.proto.Output(split_config=tfx.proto.SplitConfig(
         splits=[tfx.proto.SplitConfig.Split(name=name, hash_buckets=buckets)
                 for name, buckets in configs.SPLIT_BUCKETS.items()],
-        partition_feature_name=features.QUERY_ID))
+        # Not the query_id: two ids may carry one text, and an eval query would then train.
+        partition_feature_name=features.QUERY))
 
 
 def eval_config(gated: bool = True) -> tfma.EvalConfig:
@@ -112,6 +118,16 @@ def create_validation_pipeline(
     )
 
 
+def trainer_config(hparams: dict, encoder: Optional[str] = None) -> dict:
+    """A Trainer's custom_config: hparams with their encoder (configs.with_encoder) and that export's
+    encoder_fingerprint, which run_fn ignores: it is there for the cache key, so that a re-export at the same
+    place trains again."""
+    hparams = configs.with_encoder(hparams, encoder)
+    if not hparams.get("encoder_handle"):
+        return hparams  # a model without a pretrained encoder
+    return {**hparams, "encoder_fingerprint": encoder_exports.fingerprint(hparams["encoder_handle"])}
+
+
 def create_pipeline(
     data_root: str,
     pipeline_root: str,
@@ -137,7 +153,7 @@ def create_pipeline(
     if augmentation.enabled:
         augmentation_nodes = _augmentation(example_gen, schema_gen, anomalies_gate, data_root, augmentation,
                                            train_steps, eval_steps,
-                                           configs.with_encoder(configs.TEACHER_HPARAMS, encoder))
+                                           trainer_config(configs.TEACHER_HPARAMS, encoder))
         components += augmentation_nodes
         labeling, training_schema_gen = augmentation_nodes[-2], augmentation_nodes[-1]
         training_examples = labeling.outputs["augmented_examples"]
@@ -156,7 +172,7 @@ def create_pipeline(
         schema=training_schema,
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config=configs.with_encoder(configs.TRAINER_HPARAMS, encoder))
+        custom_config=trainer_config(configs.TRAINER_HPARAMS, encoder))
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -214,11 +230,13 @@ def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, setti
         query_generation.add_upstream_node(anomalies_gate)
         generated = query_generation.outputs["generated_examples"]
         nodes.append(query_generation)
+    encoder_properties = {"encoder_handle": settings.encoder_handle,
+                          "encoder_fingerprint": encoder_exports.fingerprint(settings.encoder_handle)}
     retrieval = Retrieval(examples=labelled, catalog=catalog_gen.outputs["examples"], generated_queries=generated,
-                          encoder_handle=settings.encoder_handle, **settings.retrieval_args)
+                          **encoder_properties, **settings.retrieval_args)
     retrieval.add_upstream_node(anomalies_gate)
     labeling = TeacherLabeling(examples=labelled, candidates=retrieval.outputs["candidates"],
-                               teacher_model=teacher.outputs["model"], encoder_handle=settings.encoder_handle,
+                               teacher_model=teacher.outputs["model"], **encoder_properties,
                                **settings.labeling_args)
     training_schema_gen = tfx.components.ImportSchemaGen(
         schema_file=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE)).with_id("TrainingSchemaGen")

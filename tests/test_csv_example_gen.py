@@ -1,7 +1,7 @@
 """SearchLogExampleGen's executor on real Examples artifacts, one tiny CSV per bad-input case.
 
 Each test writes CSV files into a temp folder, runs `Executor.Do` as the pipeline would (FileBasedExampleGen's
-exec properties, train/eval by hash of query_id), and checks either the error message (file, line, column,
+exec properties, the pipeline's output config), and checks either the error message (file, line, column,
 rule) or the quarantined rows and the ledger.
 """
 import glob
@@ -22,6 +22,7 @@ from components.search_log_example_gen import component, executor, rules
 from components.search_log_example_gen.rules import InvalidSearchLogError
 from models import features
 from pipeline import configs
+from pipeline.pipeline import example_gen_output_config
 
 HEADER = ",".join(features.RAW_COLUMNS)
 GOOD = ["q1,running shoes,p1,Stride Lite running shoes,3.0",
@@ -47,11 +48,7 @@ def _run(folder, pattern="search_log*.csv", max_quarantine_fraction=1.0, max_tex
         standard_component_specs.INPUT_BASE_KEY: str(folder),
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_pb2.Input(splits=[
             example_gen_pb2.Input.Split(name="search_log", pattern=pattern)])),
-        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_pb2.Output(
-            split_config=example_gen_pb2.SplitConfig(
-                splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets)
-                        for name, buckets in configs.SPLIT_BUCKETS.items()],
-                partition_feature_name=features.QUERY_ID))),
+        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_output_config()),
         executor.MAX_QUARANTINE_FRACTION_KEY: max_quarantine_fraction,
         executor.MAX_TEXT_CHARS_KEY: max_text_chars,
     }
@@ -97,7 +94,7 @@ def _reasons(quarantined):
     return [(row["reason"], row["line"], row["column"]) for row in quarantined]
 
 
-# The bundled sample: everything kept, same splits as the stock CsvExampleGen.
+# The bundled sample: everything kept, split as the pipeline splits it.
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory, sample_data_dir):
@@ -110,7 +107,7 @@ def test_clean_sample_keeps_all_888_rows(sample_run):
     examples, ledger, quarantined = sample_run
     assert ledger["rows_read"] == ledger["rows_kept"] == 888 and ledger["rows_quarantined"] == 0
     assert quarantined == []
-    assert ledger["kept_per_split"] == {"train": 747, "eval": 141}  # as with the stock CsvExampleGen
+    assert ledger["kept_per_split"] == {"train": 711, "eval": 177}  # 78 and 20 queries
     assert examples.get_int_custom_property(executor.ROWS_KEPT_PROPERTY) == 888
     assert examples.get_int_custom_property(executor.ROWS_QUARANTINED_PROPERTY) == 0
     assert artifact_utils.decode_split_names(examples.split_names) == list(configs.SPLIT_BUCKETS)
@@ -270,7 +267,7 @@ def test_duplicate_resolution_does_not_depend_on_row_order():
 
 def test_a_query_id_in_two_files_lands_in_one_split(tmp_path):
     # Data that arrives pre-split (a train and an eval file) with each query in both: the files are one input
-    # split and the output splits are by hash of query_id, so every query lands wholly in one split.
+    # split and the output splits are by hash of the query text, so every query lands wholly in one split.
     queries = range(40)
     _write(tmp_path, "search_log_train.csv", [f"q{i},query {i},p{i}a,Title {i} a,3.0" for i in queries])
     _write(tmp_path, "search_log_eval.csv", [f"q{i},query {i},p{i}b,Title {i} b,0.0" for i in queries])
@@ -282,6 +279,20 @@ def test_a_query_id_in_two_files_lands_in_one_split(tmp_path):
             splits_of.setdefault(row[features.QUERY_ID], []).append(split)
     assert len(splits_of) == 40 and all(splits == [splits[0]] * 2 for splits in splits_of.values())
     assert all(ledger["kept_per_split"].values())  # both splits are used
+
+
+def test_a_query_text_under_two_query_ids_lands_in_one_split(tmp_path):
+    # Two logs that number their queries apart: 40 texts, each under two query ids. Hashed by query_id, some
+    # pair would straddle train and eval (each does with probability 3/8), and the eval query would train.
+    rows = [f"{log}-{i},query {i},p{i}{log},Title {i} {log},{grade}"
+            for i in range(40) for log, grade in (("web", 3.0), ("app", 0.0))]
+    rows += ["web-0,query 0,p0web,Title 0 web,3.0", "web-90,,p90,Title 90,1.0"]  # a duplicate, an empty query
+    _write(tmp_path, "search_log.csv", rows)
+    examples, _, quarantined = _run(tmp_path)
+    train, eval_ = (_examples(examples, split) for split in configs.SPLIT_BUCKETS)
+    assert len(train) + len(eval_) + len(quarantined) == len(rows) and len(quarantined) == 2
+    assert train and eval_
+    assert not {r[features.QUERY] for r in train} & {r[features.QUERY] for r in eval_}
 
 
 def test_query_id_with_two_texts_quarantines_all_its_rows(tmp_path):

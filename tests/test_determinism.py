@@ -48,7 +48,7 @@ def test_example_gen_splits_the_sample_the_same_way(tmp_path, sample_data_dir):
         folder.mkdir()
         shutil.copy(f"{sample_data_dir}/search_log.csv", folder)
         examples, ledger, _ = example_gen_tests._run(folder)
-        assert ledger["kept_per_split"] == {"train": 747, "eval": 141}
+        assert ledger["kept_per_split"] == {"train": 711, "eval": 177}
         splits.append({split: _sorted_rows(example_gen_tests._examples(examples, split))
                        for split in configs.SPLIT_BUCKETS})
     assert splits[0] == splits[1]

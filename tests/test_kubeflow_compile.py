@@ -12,6 +12,8 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from kubeflow import __main__ as cli
 from kubeflow import config, runner, submit
+from models import encoder
+from models.encoder import atomic_export
 from pipeline import configs
 from pipeline import pipeline as search_pipeline
 
@@ -144,6 +146,27 @@ def test_no_path_of_the_compiling_checkout(job, spec):
     assert os.path.isfile(os.path.join(configs.REPO_ROOT, os.path.relpath(schema_file, config.APP_DIR)))
     # The encoder the augmentation steps load: where the image's `python -m models.encoder export` puts it.
     assert _param(spec.root.dag.tasks["Retrieval"], "encoder_handle") == f"{config.APP_DIR}/.cache/encoders/all-minilm-l6-v2"
+
+
+def _encoder_fingerprints(spec) -> dict:
+    tasks = spec.root.dag.tasks
+    return {**{name: _param(tasks[name], "encoder_fingerprint") for name in ("Retrieval", "TeacherLabeling")},
+            **{name: json.loads(_param(tasks[name], "custom_config"))["encoder_fingerprint"]
+               for name in ("Trainer", "TeacherTrainer")}}
+
+
+def test_the_encoder_components_carry_the_fingerprint_of_this_checkouts_export(spec):
+    """The image exports the same locked weights with the same code: its stamp is this checkout's, if current."""
+    expected = encoder.fingerprint(configs.ENCODER)
+    assert expected == encoder.fingerprint(str(configs.ENCODER_DIR))
+    assert set(_encoder_fingerprints(spec).values()) == {expected}
+
+
+def test_compiling_needs_no_encoder_export(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic_export, "STAMP_FILE", "absent_stamp.json")  # as where set-up never exported
+    job = runner.compile_job(runner.build_pipeline(PIPELINE_ROOT), IMAGE, str(tmp_path / "spec.json"))
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    assert set(_encoder_fingerprints(spec).values()) == {""}
 
 
 def test_a_module_file_is_refused():

@@ -169,11 +169,11 @@ def test_augmentation_adds_accounted_samples_and_never_touches_eval(output_dir):
     evaluation = list(examples_io.read_rows(examples_io.split_pattern(augmented, "eval")))
     origins = {origin: sum(r[features.ORIGIN] == origin for r in train) for origin in features.ORIGINS}
     assert report["candidates_in"] == report["kept"] + report["rejected"] > 0
-    assert origins[features.ORIGIN_LABELLED] == report["labelled_train_rows"] == 747
+    assert origins[features.ORIGIN_LABELLED] == report["labelled_train_rows"] == 711
     assert origins[features.ORIGIN_GENERATED] + origins[features.ORIGIN_RETRIEVED] == report["kept"] > 0
     assert origins[features.ORIGIN_GENERATED] > 0 and origins[features.ORIGIN_RETRIEVED] > 0
     # The eval split passes through untouched, and no eval query reaches training.
-    assert len(evaluation) == 141 and {r[features.ORIGIN] for r in evaluation} == {features.ORIGIN_LABELLED}
+    assert len(evaluation) == 177 and {r[features.ORIGIN] for r in evaluation} == {features.ORIGIN_LABELLED}
     eval_queries = {r[features.QUERY].strip().casefold() for r in evaluation}
     assert not eval_queries & {r[features.QUERY].strip().casefold() for r in train}
     assert all(features.RELEVANCE_MIN <= r[features.RELEVANCE] <= features.RELEVANCE_MAX for r in train)

@@ -21,7 +21,12 @@ _SETTINGS = {name: ExecutionParameter(type=type(value)) for name, value in vars(
 
 
 class RetrievalSpec(ComponentSpec):
-    PARAMETERS = {"encoder_handle": ExecutionParameter(type=str), **_SETTINGS}
+    PARAMETERS = {
+        "encoder_handle": ExecutionParameter(type=str),
+        # For the cache key only, never read by the executor: changes when the export at encoder_handle
+        # is rewritten (models.encoder.fingerprint; "" for a handle with no export stamp).
+        "encoder_fingerprint": ExecutionParameter(type=str, optional=True),
+        **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "catalog": ChannelParameter(type=standard_artifacts.Examples),
@@ -47,13 +52,16 @@ class Retrieval(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, catalog: types.BaseChannel, encoder_handle: str,
-                 generated_queries: Optional[types.BaseChannel] = None, **settings):
+                 generated_queries: Optional[types.BaseChannel] = None, encoder_fingerprint: str = "",
+                 **settings):
         """Args:
           examples: labelled Examples; only the `train` split is read.
           catalog: Examples of the unlabelled catalogue (product_id, product_title), every split.
           encoder_handle: path of a TF Hub style text encoder with an `embed` function.
           generated_queries: optional Examples of generated queries (query_id, query, product_id,
             product_title), split `train`.
+          encoder_fingerprint: models.encoder.fingerprint(encoder_handle), so that a cached run is not
+            reused after the export at that path is rewritten.
           **settings: overrides of candidates.Settings (products_per_query, neighbour_queries,
             min_query_similarity, hard_negatives; a count of 0 switches that method off).
         """
@@ -62,7 +70,8 @@ class Retrieval(base_beam_component.BaseBeamComponent):
             raise ValueError(f"Retrieval: unknown settings {sorted(unknown)}; known: {sorted(_SETTINGS)}")
         spec = RetrievalSpec(
             examples=examples, catalog=catalog, generated_queries=generated_queries,
-            encoder_handle=encoder_handle, **vars(candidates.Settings(**settings)),
+            encoder_handle=encoder_handle, encoder_fingerprint=encoder_fingerprint,
+            **vars(candidates.Settings(**settings)),
             candidates=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport))
         super().__init__(spec=spec)

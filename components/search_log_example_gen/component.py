@@ -38,7 +38,7 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
             input_base=data_root,
             input_config=tfx.proto.Input(splits=[
                 tfx.proto.Input.Split(name="search_log", pattern="search_log*.csv")]),
-            output_config=example_gen_output_config(),  # hash of query_id: no query in two splits
+            output_config=example_gen_output_config(),  # by query text: no query in two splits
             max_quarantine_fraction=0.05)
     """
 
@@ -59,7 +59,8 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
             any column order, UTF-8).
           input_config: input splits as file patterns relative to input_base; default: every file, one split.
           output_config: output splits; default train/eval 2:1 by hash of the whole example. Pass a
-            split_config with `partition_feature_name="query_id"` to keep each query in one split.
+            split_config with a `partition_feature_name` to keep each query in one split (the pipeline's:
+            pipeline.example_gen_output_config).
           range_config: span range, as for any FileBasedExampleGen.
           max_quarantine_fraction: the run fails if a larger fraction of the rows read is quarantined.
           max_text_chars: query and product_title values longer than this are cut to it (rows kept, counted).

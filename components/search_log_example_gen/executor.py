@@ -1,10 +1,11 @@
 """Executor of SearchLogExampleGen: reads the search-log CSVs, applies the rule table, writes the quarantine.
 
-Stock ExampleGen does the rest: the base executor partitions the kept rows into the output splits (hash of
-the partition feature, here query_id) and writes them as GZIP TFRecords of tf.Examples. Beside the splits,
-`<examples uri>/quarantine/` receives `rows.jsonl` (one quarantined row per line, with file, line, reason,
-column and detail) and `ledger.json` (rows read per file, kept per split, quarantined per reason). After the
-Beam pipeline, `Do` checks that the ledger adds up, logs it and fails the run on a FAIL rule.
+Stock ExampleGen does the rest: the base executor partitions the kept rows into the output splits (by hash
+of the partition feature, see pipeline.example_gen_output_config) and writes them as GZIP TFRecords of
+tf.Examples. Beside the splits, `<examples uri>/quarantine/` receives `rows.jsonl` (one quarantined row per
+line, with file, line, reason, column and detail) and `ledger.json` (rows read per file, kept per split,
+quarantined per reason). After the Beam pipeline, `Do` checks that the ledger adds up, logs it and fails the
+run on a FAIL rule.
 """
 import json
 import os

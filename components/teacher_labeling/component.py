@@ -17,7 +17,12 @@ _SETTINGS = {name: ExecutionParameter(type=type(value))
 
 
 class TeacherLabelingSpec(ComponentSpec):
-    PARAMETERS = {"encoder_handle": ExecutionParameter(type=str), **_SETTINGS}
+    PARAMETERS = {
+        "encoder_handle": ExecutionParameter(type=str),
+        # For the cache key only, never read by the executor: changes when the export at encoder_handle
+        # is rewritten (models.encoder.fingerprint; "" for a handle with no export stamp).
+        "encoder_fingerprint": ExecutionParameter(type=str, optional=True),
+        **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "candidates": ChannelParameter(type=standard_artifacts.Examples),
@@ -43,13 +48,16 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, candidates: types.BaseChannel,
-                 teacher_model: types.BaseChannel, encoder_handle: str, **settings):
+                 teacher_model: types.BaseChannel, encoder_handle: str, encoder_fingerprint: str = "",
+                 **settings):
         """Args:
           examples: labelled Examples (train and eval splits); eval rows pass through untouched and guard
             against eval queries leaking into training.
           candidates: Retrieval's candidate pairs.
           teacher_model: a Trainer's model whose SavedModel has a `score_text` signature.
           encoder_handle: text encoder for the eval near-duplicate guard.
+          encoder_fingerprint: models.encoder.fingerprint(encoder_handle), so that a cached run is not
+            reused after the export at that path is rewritten.
           **settings: overrides of filtering.Settings (thresholds, caps, weights; documented there).
         """
         unknown = set(settings) - set(_SETTINGS)
@@ -58,6 +66,6 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
         values = vars(filtering.Settings(**settings))
         super().__init__(spec=TeacherLabelingSpec(
             examples=examples, candidates=candidates, teacher_model=teacher_model,
-            encoder_handle=encoder_handle, **values,
+            encoder_handle=encoder_handle, encoder_fingerprint=encoder_fingerprint, **values,
             augmented_examples=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport)))

@@ -8,6 +8,8 @@ lazily so that `import models.encoder` does not load TensorFlow.
 import importlib
 import pathlib
 
+from models.encoder import atomic_export  # standard library only: loads no TensorFlow
+
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 # Encoder name -> its exporter module: default_export_dir(), export_is_current(), export_encoder().
 EXPORTERS = {
@@ -22,7 +24,7 @@ _LAZY = {
     "model_dir": "models.encoder.weights",
 }
 
-__all__ = sorted([*_LAZY, "DEFAULT_ENCODER", "EXPORTERS", "export_dir", "exporter"])
+__all__ = sorted([*_LAZY, "DEFAULT_ENCODER", "EXPORTERS", "export_dir", "exporter", "fingerprint"])
 
 # Where `python -m models.encoder export` (and set-up) puts each export: <repo>/.cache/encoders (git-ignored).
 _CACHE = pathlib.Path(__file__).resolve().parents[2] / ".cache" / "encoders"
@@ -38,6 +40,12 @@ def exporter(name: str):
     """The exporter module of an encoder named as in EXPORTERS."""
     _check(name)
     return importlib.import_module(EXPORTERS[name])
+
+
+def fingerprint(handle: str) -> str:
+    """The fingerprint of the export a handle names (atomic_export.stamp_fingerprint; "" where there is no
+    stamp): a name of EXPORTERS stands for its export_dir, anything else is read as a local path."""
+    return atomic_export.stamp_fingerprint(export_dir(handle) if handle in EXPORTERS else handle)
 
 
 def _check(name: str) -> None:

@@ -35,6 +35,18 @@ def read_stamp(directory: pathlib.Path, required: Sequence[str]) -> Optional[dic
         return None
 
 
+def stamp_fingerprint(directory) -> str:
+    """16 hex digits of the sha256 of the directory's stamp as canonical JSON (sorted keys, no spaces), so a
+    cache key can change when the export at a fixed path is rewritten with other content; "" if there is no
+    stamp there (a TF Hub or Kaggle handle, a remote path, a SavedModel we did not export, an export not
+    written yet): such a handle can only be keyed by itself."""
+    stamp = read_stamp(directory, required=())
+    if stamp is None:
+        return ""
+    canonical = json.dumps(stamp, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
 def _remove_stale_temps(output: pathlib.Path) -> None:
     """Deletes temp dirs of exports whose process is gone (an interrupted export leaves only these)."""
     pattern = re.compile(re.escape(f".{output.name}.") + r"(?:tmp|old)-(\d+)$")
