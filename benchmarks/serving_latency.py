@@ -2,9 +2,13 @@
 (the SavedModel's signatures), for both signatures. Prints a table and writes the figures as JSON.
 
   python -m benchmarks.serving_latency --model-base-path build/demo/serving/search_ranker \\
-      --output build/serving_latency.json [--candidates 100] [--repeats 200] [--url http://127.0.0.1:8501]
+      --output build/serving_latency.json [--candidates 100] [--repeats 200] [--url http://127.0.0.1:8501] \\
+      [--reference-model-base-path DIR]
 
-Without --url it starts `python -m serving` on a free port of 127.0.0.1 and stops it at the end.
+Without --url it starts `python -m serving` on a free port of 127.0.0.1 and stops it at the end. With a
+reference model (e.g. the same pipeline's model served without the zero-shot ensemble) each case is timed
+for the model and then for the reference, in rounds, and the report gives model / reference ratios: on shared
+cores a ratio measured in one run means more than two absolute figures measured apart.
 Not a test: figures depend on the machine.
 """
 import argparse
@@ -20,7 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import tensorflow_text  # noqa: F401  (the cross-encoder's tokeniser ops, before loading the model)
@@ -40,7 +44,14 @@ def _parse(argv):
     parser.add_argument("--candidates", type=int, default=100, help="product titles scored per request")
     parser.add_argument("--repeats", type=int, default=200, help=f"timed requests per case (at most {MAX_REPEATS})")
     parser.add_argument("--url", default=None, help="an already running server (default: start one on 127.0.0.1)")
+    parser.add_argument("--reference-model-base-path", default=None,
+                        help="a second model timed in the same run (its own local server); ratios model / it")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of model and reference per case")
     args = parser.parse_args(argv)
+    if args.reference_model_base_path and args.url:
+        parser.error("--url names one server: with --reference-model-base-path both servers are started here")
+    if not 1 <= args.rounds <= args.repeats:
+        parser.error("--rounds must be between 1 and --repeats")
     if not 1 <= args.repeats <= MAX_REPEATS:
         parser.error(f"--repeats must be between 1 and {MAX_REPEATS}")
     if args.candidates < 1:
@@ -55,17 +66,22 @@ def _candidates(count: int) -> List[Dict[str, str]]:
     return [products[i % len(products)] for i in range(count)]
 
 
-def _time(call: Callable[[], object], repeats: int) -> Dict[str, float]:
-    for _ in range(WARMUP_CALLS):
+def _time(call: Callable[[], object], repeats: int, warmup: int = WARMUP_CALLS) -> List[float]:
+    """Seconds of `repeats` calls, after `warmup` untimed ones."""
+    for _ in range(warmup):
         call()
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
         call()
         seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def _summary(seconds: Sequence[float]) -> Dict[str, float]:
     ms = np.array(seconds) * 1000
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "mean_ms": float(ms.mean()), "repeats": repeats}
+            "mean_ms": float(ms.mean()), "repeats": len(seconds)}
 
 
 def _start_server(base_path: str):
@@ -111,50 +127,103 @@ def _http_caller(url: str, model: str, body: dict) -> Callable[[], object]:
     return call
 
 
-def run(args) -> Dict:
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+def _examples(query: str, products: Sequence[Dict[str, str]]) -> List[bytes]:
+    import tensorflow as tf
+
+    return [tf.train.Example(features=tf.train.Features(feature={
+        name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
+        for name, value in (("query_id", "bench"), ("query", query), ("product_id", p["product_id"]),
+                            ("product_title", p["product_title"]))})).SerializeToString() for p in products]
+
+
+def _cases(base_path: str, url: str, query: str, products: Sequence[Dict[str, str]]
+           ) -> Tuple[str, Dict[Tuple[str, str], Callable[[], object]]]:
+    """The latest version's directory and one call per (mode, signature), all scoring the same candidates."""
     import tensorflow as tf
     from pipeline import scoring
 
-    model = os.path.basename(os.path.normpath(args.model_base_path))
-    version_dir = scoring.latest_version_dir(args.model_base_path)
+    model = os.path.basename(os.path.normpath(base_path))
+    version_dir = scoring.latest_version_dir(base_path)
     loaded = tf.saved_model.load(version_dir)
-    products = _candidates(args.candidates)
     titles = [p["product_title"] for p in products]
-    examples = [tf.train.Example(features=tf.train.Features(feature={
-        name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
-        for name, value in (("query_id", "bench"), ("query", args.query), ("product_id", p["product_id"]),
-                            ("product_title", p["product_title"]))})).SerializeToString() for p in products]
-
+    examples = _examples(query, products)
     score_text, serving_default = loaded.signatures["score_text"], loaded.signatures["serving_default"]
-    cases = {
-        ("in-process", "score_text"): lambda: score_text(query=tf.constant([args.query] * len(titles)),
+    return version_dir, {
+        ("in-process", "score_text"): lambda: score_text(query=tf.constant([query] * len(titles)),
                                                          product_title=tf.constant(titles)),
         ("in-process", "serving_default"): lambda: serving_default(examples=tf.constant(examples)),
+        ("http", "score_text"): _http_caller(url, model, {"signature_name": "score_text", "instances": [
+            {"query": query, "product_title": title} for title in titles]}),
+        ("http", "serving_default"): _http_caller(url, model, {"instances": [
+            {"b64": base64.b64encode(e).decode("ascii")} for e in examples]}),
     }
-    process, url = (None, args.url) if args.url else _start_server(args.model_base_path)
-    try:
-        cases[("http", "score_text")] = _http_caller(url, model, {"signature_name": "score_text", "instances": [
-            {"query": args.query, "product_title": title} for title in titles]})
-        cases[("http", "serving_default")] = _http_caller(url, model, {"instances": [
-            {"b64": base64.b64encode(e).decode("ascii")} for e in examples]})
-        results = [dict(mode=mode, signature=signature, **_time(call, args.repeats))
-                   for (mode, signature), call in cases.items()]
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
-    return {"model": version_dir, "query": args.query, "candidates": len(titles), "url": url,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__},
-            "results": results}
+
+
+def run(args) -> Dict:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+
+    products = _candidates(args.candidates)
+    paths = {"model": args.model_base_path}
+    if args.reference_model_base_path:
+        paths["reference"] = args.reference_model_base_path
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for role, path in paths.items():
+            if args.url:
+                urls[role] = args.url
+            else:
+                process, urls[role] = _start_server(path)
+                stack.callback(_stop, process)
+        versions, cases = {}, {}
+        for role, path in paths.items():
+            versions[role], cases[role] = _cases(path, urls[role], args.query, products)
+        # Alternate the models in rounds inside each case, so that both see the same load on shared cores.
+        per_round = max(args.repeats // args.rounds, 1)
+        seconds = {(role, case): [] for role in paths for case in cases["model"]}
+        for case in cases["model"]:
+            for round_index in range(args.rounds):
+                for role in paths:
+                    seconds[(role, case)] += _time(cases[role][case], per_round,
+                                                   warmup=WARMUP_CALLS if round_index == 0 else 0)
+    results = [dict(model=role, mode=mode, signature=signature, **_summary(seconds[(role, (mode, signature))]))
+               for (role, (mode, signature)) in seconds]
+    report = {"model": versions["model"], "query": args.query, "candidates": len(products), "url": urls["model"],
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "tensorflow": tf.__version__},
+              "results": results}
+    if "reference" in paths:
+        report["reference"] = versions["reference"]
+        report["ratios"] = ratios(results)
+    return report
+
+
+def _stop(process) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def ratios(results: Sequence[Dict]) -> List[Dict]:
+    """model / reference for each (mode, signature): p50 and mean latency."""
+    by_key = {(r["model"], r["mode"], r["signature"]): r for r in results}
+    out = []
+    for (role, mode, signature), r in by_key.items():
+        reference = by_key.get(("reference", mode, signature))
+        if role == "model" and reference:
+            out.append({"mode": mode, "signature": signature,
+                        "p50": r["p50_ms"] / reference["p50_ms"], "mean": r["mean_ms"] / reference["mean_ms"]})
+    return out
 
 
 def render(report: Dict) -> str:
     lines = [f"Scoring {report['candidates']} candidates for one query ({report['results'][0]['repeats']} "
              f"requests each, {report['machine']['cpus']} CPUs)",
-             f"{'mode':<12}{'signature':<18}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}"]
+             f"{'model':<11}{'mode':<12}{'signature':<18}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}"]
     for r in report["results"]:
-        lines.append(f"{r['mode']:<12}{r['signature']:<18}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['mean_ms']:>9.2f}")
+        lines.append(f"{r.get('model', 'model'):<11}{r['mode']:<12}{r['signature']:<18}{r['p50_ms']:>9.2f}"
+                     f"{r['p99_ms']:>9.2f}{r['mean_ms']:>9.2f}")
+    for r in report.get("ratios", []):
+        lines.append(f"model / reference, {r['mode']} {r['signature']}: p50 x{r['p50']:.2f}, mean x{r['mean']:.2f}")
     return "\n".join(lines)
 
 

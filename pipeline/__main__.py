@@ -2,6 +2,7 @@
 
   python -m pipeline run --runner local|beam --data DIR --output DIR [--workers N] [--beam-arg ARG]
                         [--no-augmentation | --no-generation] [--on-llm-failure fail|skip]
+                        [--encoder NAME] [--serve-zero-shot-weight W]
   python -m pipeline validate --data DIR --output DIR
   python -m pipeline summary --output DIR
   python -m pipeline score --model DIR --query TEXT --title TEXT [--title TEXT ...]
@@ -15,6 +16,17 @@ import time
 import warnings
 
 from pipeline import configs
+
+
+def _zero_shot_weight(text: str) -> float:
+    from models import zero_shot  # pure Python
+
+    try:
+        weight = float(text)
+        zero_shot.check_weight(weight)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return weight
 
 
 def _parse(argv):
@@ -34,6 +46,9 @@ def _parse(argv):
     run.add_argument("--encoder", choices=configs.ENCODERS, default=None,
                      help=f"pretrained encoder of every component (default: {configs.ENCODER}; "
                           "multilingual-e5-small for Chinese)")
+    run.add_argument("--serve-zero-shot-weight", type=_zero_shot_weight, default=None, metavar="W",
+                     help="weight of the zero-shot cosine in the served score, 0 to 1; 0 serves the fine-tuned "
+                          f"cross-encoder alone (default: {configs.SERVE_ZERO_SHOT_WEIGHT})")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--no-augmentation", action="store_true",
                      help="train on the labelled data only (no teacher, generation, retrieval)")
@@ -76,7 +91,7 @@ def main(argv=None) -> int:
         runners.run(args.runner, args.data, output, runners.beam_args(args.workers, args.beam_args),
                     enable_cache=not args.no_cache,
                     overrides={"train_steps": args.train_steps, "augmentation": _augmentation(args),
-                               "encoder": args.encoder})
+                               "encoder": args.encoder, "serve_zero_shot_weight": args.serve_zero_shot_weight})
         print(summary.render(summary.collect(output)))
         print(f"Wall time: {time.time() - started:.0f} s")
     elif args.command == "validate":

@@ -7,6 +7,7 @@ from typing import List, Optional
 from components.retrieval import candidates
 from components.teacher_labeling import filtering
 from models import encoder as encoder_exports  # names only: TensorFlow loads on first use of an exporter
+from models import zero_shot  # pure Python
 
 PIPELINE_NAME = "search-relevance"
 VALIDATION_PIPELINE_NAME = f"{PIPELINE_NAME}-validation"  # the data validation alone (new data drops)
@@ -92,6 +93,19 @@ BAG_OF_WORDS_HPARAMS = {"model": "bag_of_words", "batch_size": 32, "embedding_di
 SERVE_ZERO_SHOT_WEIGHT = 0.5
 TRAINER_HPARAMS = ({**CROSS_ENCODER_HPARAMS, "zero_shot_weight": SERVE_ZERO_SHOT_WEIGHT}
                    if MODEL_KIND == "cross_encoder" else BAG_OF_WORDS_HPARAMS)
+
+
+def serving_hparams(zero_shot_weight: Optional[float] = None) -> dict:
+    """TRAINER_HPARAMS with another served zero-shot weight (None: as configured), checked here so that a
+    bad one fails when the pipeline is defined, not after the teacher's training."""
+    if zero_shot_weight is None:
+        return TRAINER_HPARAMS
+    if TRAINER_HPARAMS.get("model") != "cross_encoder":
+        raise ValueError(f"a zero-shot weight needs the cross-encoder; MODEL_KIND is {MODEL_KIND!r}")
+    zero_shot.check_weight(zero_shot_weight)  # the score's meaning: checked by the Trainer before training
+    return {**TRAINER_HPARAMS, "zero_shot_weight": zero_shot_weight}
+
+
 # The teacher (augmentation) is always the fine-tuned encoder alone, trained on the labelled raw examples:
 # TeacherLabeling makes the ensemble itself (AUGMENTATION.labeling.zero_shot_weight).
 TEACHER_HPARAMS = CROSS_ENCODER_HPARAMS

@@ -139,11 +139,14 @@ def create_pipeline(
     enable_cache: bool = True,
     augmentation: configs.Augmentation = configs.AUGMENTATION,
     encoder: Optional[str] = None,
+    serve_zero_shot_weight: Optional[float] = None,
 ) -> tfx.dsl.Pipeline:
     """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> Pusher.
 
     encoder: one of configs.ENCODERS for every component (Trainers, retrieval, labelling); None: the
-    configured ones (configs.ENCODER, or ENCODER_HANDLE / augmentation.encoder_handle where set)."""
+    configured ones (configs.ENCODER, or ENCODER_HANDLE / augmentation.encoder_handle where set).
+    serve_zero_shot_weight: the served model's zero-shot weight (0: the fine-tuned cross-encoder alone);
+    None: configs.SERVE_ZERO_SHOT_WEIGHT."""
     if encoder is not None:
         augmentation = dataclasses.replace(augmentation, encoder_handle=str(configs.encoder_dir(encoder)))
     components = data_validation(data_root)
@@ -172,7 +175,7 @@ def create_pipeline(
         schema=training_schema,
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config=trainer_config(configs.TRAINER_HPARAMS, encoder))
+        custom_config=trainer_config(configs.serving_hparams(serve_zero_shot_weight), encoder))
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

@@ -86,3 +86,31 @@ def test_one_encoder_setting_reaches_every_component_that_embeds(encoder):
 def test_an_unknown_encoder_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown encoder 'bert-base'.*multilingual-e5-small"):
         configs.encoder_dir("bert-base")
+
+
+@pytest.mark.parametrize("weight", [None, 0.0, 1.0])
+def test_the_served_zero_shot_weight_reaches_the_trainer_only(weight):
+    from pipeline import pipeline as search_pipeline
+
+    pipeline = search_pipeline.create_pipeline(data_root="d", pipeline_root="r", serving_model_dir="s",
+                                               serve_zero_shot_weight=weight)
+    hparams = {node: json.loads(_node(pipeline, node).exec_properties["custom_config"])
+               for node in ("Trainer", "TeacherTrainer")}
+    assert hparams["Trainer"]["zero_shot_weight"] == (configs.SERVE_ZERO_SHOT_WEIGHT if weight is None else weight)
+    assert "zero_shot_weight" not in hparams["TeacherTrainer"]  # the teacher is never an ensemble
+
+
+def test_the_pipeline_definition_refuses_a_bad_served_weight():
+    from pipeline import pipeline as search_pipeline
+
+    with pytest.raises(ValueError, match=r"zero_shot_weight must be in \[0, 1\], not -0.1"):
+        search_pipeline.create_pipeline(data_root="d", pipeline_root="r", serving_model_dir="s",
+                                        serve_zero_shot_weight=-0.1)
+
+
+def test_a_served_zero_shot_weight_outside_0_1_is_refused_before_anything_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pipeline", "run", "--output", str(tmp_path),
+                             "--serve-zero-shot-weight", "1.5"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--serve-zero-shot-weight: zero_shot_weight must be in [0, 1], not 1.5" in result.stderr
+    assert not (tmp_path / "metadata.sqlite").exists()
