@@ -6,11 +6,11 @@
 # First exports: about 10 s (94 MB) and 45 s (490 MB) on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv_lib.sh
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=".venv"
-STAMP="$VENV/.setup-stamp"
-want="$(cat requirements.lock setup.py | sha256sum | cut -d' ' -f1)"
+want="$(lock_stamp requirements.lock setup.py)"
 
 export_encoders() {
   # One process for both (TensorFlow loads once). SentencePiece logs its identity normaliser at load: noise.
@@ -20,7 +20,7 @@ export_encoders() {
                  -e "precompiled_charsmap is empty" >&2)
 }
 
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+if venv_is_current "$VENV" "$want"; then
   export_encoders >/dev/null
   exit 0
 fi
@@ -30,13 +30,9 @@ echo "[setup] creating $VENV with $($PYTHON --version) and installing requiremen
 [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
 # Every package is pinned, so no resolver runs: --no-deps. tfx and ml-pipelines-sdk declare
 # Requires-Python <3.11 although they run on 3.11 (see ../shared/notes/stack.md).
-pip_install() {
-  # This machine's pip config names local index folders that may be absent: drop those warnings only.
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2> >(grep -v "^WARNING: Location" >&2)
-}
-pip_install --no-deps --ignore-requires-python -r requirements.lock
-pip_install --no-deps --no-build-isolation -e .
-echo "$want" > "$STAMP"
+pip_install "$VENV" --no-deps --ignore-requires-python -r requirements.lock
+pip_install "$VENV" --no-deps --no-build-isolation -e .
+echo "$want" > "$VENV/.setup-stamp"
 echo "[setup] encoders:"
 export_encoders | sed 's/^/[setup]   /'
 echo "[setup] done in $(( $(date +%s) - start )) s"
