@@ -344,6 +344,10 @@ def render_markdown(report: Dict[str, Any]) -> str:
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name in ALL_SYSTEMS:
         s = agg.get("systems", {}).get(name)
+        if s is None and name == "full_label" and "ndcg@10" in report.get("ceiling", {}):
+            lines.append(f"| {system_label(name, encoder)} | {_f(report['ceiling']['ndcg@10'])} (not run here: "
+                         f"{report['ceiling'].get('source', '–')}) | | | | |")
+            continue
         if s is None:
             lines.append(f"| {system_label(name, encoder)} | not run | | | | |")
             continue

@@ -99,6 +99,9 @@ def test_ceiling_from_another_run_when_full_label_was_not_trained():
     assert agg["systems"]["both"]["gap_closed"]["mean"] == pytest.approx(((0.932 - 0.920) / (0.9304 - 0.920)
                                                                          + (0.934 - 0.922) / (0.9304 - 0.922)) / 2)
     assert agg["ceiling_source"].startswith("encoder_benchmark.json")
+    report["aggregate"] = agg
+    assert ("| full-label (ceiling) | 0.9304 (not run here: encoder_benchmark.json: ours_full (seed 42)) |"
+            in ab.render_markdown(report))
 
 
 def test_report_renders_markdown_and_png(tmp_path):
