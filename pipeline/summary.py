@@ -71,9 +71,31 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, Dict[str, float]]:
     return result
 
 
+def describe_failure(failure) -> str:
+    """One failed blessing check in words. TFMA leaves `message` empty for threshold failures, so the metric,
+    the threshold and the value are read from the failure's fields."""
+    key = failure.metric_key
+    name = key.name + (f"@{key.sub_key.top_k.value}" if key.sub_key.HasField("top_k") else "")
+    value = failure.metric_value.double_value.value
+    threshold = failure.metric_threshold
+    if key.is_diff and threshold.HasField("change_threshold"):
+        change = threshold.change_threshold
+        bound = (f"at least {change.absolute.value:+.4g}" if change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+                 else f"at most {change.absolute.value:+.4g}")
+        text = f"{name} change against the baseline {value:+.4f}, must be {bound}"
+    elif threshold.HasField("value_threshold"):
+        bounds = threshold.value_threshold
+        parts = ([f"at least {bounds.lower_bound.value:.4g}"] if bounds.HasField("lower_bound") else []) + \
+                ([f"at most {bounds.upper_bound.value:.4g}"] if bounds.HasField("upper_bound") else [])
+        text = f"{name} {value:.4f}, must be {' and '.join(parts)}"
+    else:
+        text = f"{name} {value:.4f}"
+    return f"{text} ({failure.message})" if failure.message else text
+
+
 def validation_failures(evaluation_uri: str) -> List[str]:
     validation = tfma.load_validation_result(evaluation_uri)
-    return [f"{failure.metric_key.name}: {failure.message}"
+    return [describe_failure(failure)
             for per_slice in validation.metric_validations_per_slice
             for failure in per_slice.failures]
 
