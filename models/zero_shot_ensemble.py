@@ -10,6 +10,13 @@ from models.zero_shot import Calibration, check_ensemble
 ZERO_SHOT_ENSEMBLE = "zero_shot_ensemble"  # the served model's name
 
 
+def _embed_each_text_once(embed, texts):
+    """L2-normalised embeddings of texts [B], each distinct text embedded once: a serving request is one query
+    and its candidates, so without this the query would pass through the encoder once per candidate."""
+    distinct, index = tf.unique(texts)
+    return tf.gather(tf.math.l2_normalize(embed(distinct), axis=-1), index)
+
+
 @keras.utils.register_keras_serializable(package="search_relevance")
 class ZeroShotCosine(keras.layers.Layer):
     """[query [B], title [B]] strings -> [B] cosine of the frozen pretrained encoder's embeddings (queries
@@ -27,8 +34,8 @@ class ZeroShotCosine(keras.layers.Layer):
     def call(self, inputs):
         query, title = inputs
         embed_passage = getattr(self.encoder, "embed_passage", self.encoder.embed)
-        query_vectors = tf.math.l2_normalize(self.encoder.embed(query), axis=-1)
-        title_vectors = tf.math.l2_normalize(embed_passage(title), axis=-1)
+        query_vectors = _embed_each_text_once(self.encoder.embed, query)
+        title_vectors = _embed_each_text_once(embed_passage, title)
         return tf.reduce_sum(query_vectors * title_vectors, axis=-1)
 
     def get_config(self):

@@ -40,6 +40,27 @@ def test_cosine_is_the_retrieval_encoders_cosine(scorer, cosine):
     assert not cosine.trainable_weights  # frozen: the fine-tuned copy is the scorer's
 
 
+class _CountingEncoder:
+    """The export's embed functions, recording how many texts each call embeds."""
+
+    def __init__(self, encoder):
+        self._encoder, self.batch_sizes = encoder, []
+
+    def embed(self, texts):
+        self.batch_sizes.append(int(tf.size(texts)))
+        return self._encoder.embed(texts)
+
+
+def test_one_query_over_many_candidates_is_embedded_once(scorer, cosine):
+    """A serving request is one query and its candidates: the query passes the frozen encoder once."""
+    queries, titles = [QUERIES[0]] * 3 + [QUERIES[3]], TITLES[:3] + [TITLES[0]]
+    layer = zero_shot_ensemble.ZeroShotCosine(scorer.encoder_handle)
+    layer.encoder = counting = _CountingEncoder(layer.encoder)
+    cosines = layer([tf.constant(queries), tf.constant(titles)]).numpy()
+    assert counting.batch_sizes == [2, 3]  # 2 distinct queries, 3 distinct titles (MiniLM: no embed_passage)
+    np.testing.assert_allclose(cosines, cosine.cosines(queries, titles, batch_size=1), atol=1e-5)
+
+
 def test_ensemble_scores_the_weighted_gains(scorer, cosine):
     model = zero_shot_ensemble.build_ensemble(scorer, cosine, CALIBRATION, 0.3, "logit")
     fine_tuned = tf.sigmoid(scorer(_pairs())).numpy()
