@@ -128,12 +128,12 @@ def _http_caller(url: str, model: str, body: dict) -> Callable[[], object]:
 
 
 def _examples(query: str, products: Sequence[Dict[str, str]]) -> List[bytes]:
-    import tensorflow as tf
+    from components import examples_io
+    from models import features
 
-    return [tf.train.Example(features=tf.train.Features(feature={
-        name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
-        for name, value in (("query_id", "bench"), ("query", query), ("product_id", p["product_id"]),
-                            ("product_title", p["product_title"]))})).SerializeToString() for p in products]
+    return [examples_io.to_example({features.QUERY_ID: "bench", features.QUERY: query,
+                                    features.PRODUCT_ID: p["product_id"], features.PRODUCT_TITLE: p["product_title"]})
+            for p in products]
 
 
 def _cases(base_path: str, url: str, query: str, products: Sequence[Dict[str, str]]
