@@ -87,8 +87,13 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
     "batch_size": 16,
     "list_size": 16,
     "lists_per_batch": 2,
-    # The Trainer's train steps are split into `epochs` rounds; the eval split is scored after each round,
-    # which is what early stopping watches (patience in rounds; 0 or None: no early stopping).
+    # Training length: the Trainer's train steps where set (TrainArgs.num_steps, `--train-steps`), else
+    # train_epochs passes over the rows of the train split it gets (so the length follows the data: the
+    # teacher's few labels, or labels plus every teacher-graded pair). Eval: the Trainer's eval steps where
+    # set, else one pass over the eval split.
+    "train_epochs": 3.0,
+    # The train steps are split into `epochs` rounds; the eval split is scored after each round, which is
+    # what early stopping watches (patience in rounds; 0 or None: no early stopping).
     "epochs": 4,
     "early_stopping_patience": 2,
     "log_every_n_steps": 10,  # TrainingLogger's period
@@ -207,19 +212,21 @@ def build_cross_encoder(encoder_handle: Optional[str] = None,
 
 
 def score_length_sorted(score_fn, queries: Sequence[str], titles: Sequence[str], batch_size: int = 64,
-                        lengths: Optional[Sequence[int]] = None) -> np.ndarray:
+                        lengths: Optional[Sequence[int]] = None, columns: int = 0) -> np.ndarray:
     """score_fn(query [B], title [B]) -> [B] run on batches of similar length, longest first; the scores come
     back in the input order. Each batch is padded to its longest pair: in file order the Home Depot dev pairs
     carry 1.85 padded tokens per real one, 1.50 sorted by characters (the key sentence-transformers'
-    CrossEncoder.predict sorts by, and the default here), 1.01 sorted by pair_token_lengths."""
+    CrossEncoder.predict sorts by, and the default here), 1.01 sorted by pair_token_lengths.
+    columns > 0: score_fn returns [B, columns] (several outputs per pair), and so does this, [N, columns]."""
     if lengths is None:
         lengths = [len(query) + len(title) for query, title in zip(queries, titles)]
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    scores = np.empty(len(order), np.float32)
+    shape = (columns,) if columns else ()
+    scores = np.empty((len(order),) + shape, np.float32)
     for start in range(0, len(order), batch_size):
         index = order[start:start + batch_size]
         batch = score_fn(tf.constant([queries[i] for i in index]), tf.constant([titles[i] for i in index]))
-        scores[index] = np.reshape(batch, [-1])
+        scores[index] = np.reshape(batch, (len(index),) + shape)
     return scores
 
 

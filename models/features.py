@@ -7,6 +7,8 @@ PRODUCT_ID = "product_id"
 PRODUCT_TITLE = "product_title"
 RELEVANCE = "relevance"
 RAW_COLUMNS = (QUERY_ID, QUERY, PRODUCT_ID, PRODUCT_TITLE, RELEVANCE)
+# Columns of the unlabelled search traffic (impressions: a query and a product shown for it, no grade).
+IMPRESSION_COLUMNS = (QUERY_ID, QUERY, PRODUCT_ID, PRODUCT_TITLE)
 
 # Graded relevance of the bundled sample: 0 irrelevant, 1 related/complement, 2 substitute, 3 exact.
 # Gain for NDCG is the grade itself (linear); the model's regression target is the gain scaled to [0, 1].
@@ -37,4 +39,5 @@ def normalised_gain(relevance):
 ORIGIN = "origin"  # one of ORIGINS
 WEIGHT = "sample_weight"  # float, 1.0 for labelled rows
 ORIGIN_LABELLED, ORIGIN_GENERATED, ORIGIN_RETRIEVED = "labelled", "generated", "retrieved"
-ORIGINS = (ORIGIN_LABELLED, ORIGIN_GENERATED, ORIGIN_RETRIEVED)
+ORIGIN_TRAFFIC = "traffic"  # a logged (query, product shown) pair, graded by the teacher
+ORIGINS = (ORIGIN_LABELLED, ORIGIN_GENERATED, ORIGIN_RETRIEVED, ORIGIN_TRAFFIC)

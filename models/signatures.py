@@ -2,7 +2,8 @@
 
 - `serving_default`: serialized tf.Example (TF Serving's default, and what TFMA's Evaluator feeds);
 - `score_text`: raw `query` and `product_title` strings, for JSON clients.
-Both return {"score": [batch] float32}. Each model reads the Transform outputs named by its inputs: token ids
+Both return {"score": [batch] float32}. A zero-shot ensemble also has `score_parts` (raw strings, like
+`score_text`): the score and its two parts, the fine-tuned gain and the calibrated zero-shot gain. Each model reads the Transform outputs named by its inputs: token ids
 and the overlap feature for the bag-of-words ranker, the passed-through `query` / `product_title` strings for
 the cross-encoder (which tokenises in its own graph: load its SavedModel after `import tensorflow_text`).
 """
@@ -16,6 +17,7 @@ from models import features
 
 SERVING_DEFAULT = "serving_default"
 SCORE_TEXT = "score_text"
+SCORE_PARTS = "score_parts"
 
 
 def serving_feature_spec(raw_schema) -> dict:
@@ -71,5 +73,14 @@ def make_signatures(model: keras.Model, tf_transform_output: Optional[tft.TFTran
         return score({name: tf.reshape(text, [-1] + list(raw_spec[name].shape))
                       for name, text in ((features.QUERY, query), (features.PRODUCT_TITLE, product_title))})
 
-    return {SERVING_DEFAULT: serve_examples.get_concrete_function(),
-            SCORE_TEXT: serve_text.get_concrete_function()}
+    signatures = {SERVING_DEFAULT: serve_examples.get_concrete_function(),
+                  SCORE_TEXT: serve_text.get_concrete_function()}
+    parts = getattr(model, "parts", None)  # models.zero_shot_ensemble: raw strings in, no Transform needed
+    if parts is not None:
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.QUERY),
+                                      tf.TensorSpec([None], tf.string, name=features.PRODUCT_TITLE)])
+        def serve_parts(query, product_title):
+            inputs = {features.QUERY: query, features.PRODUCT_TITLE: product_title}
+            return {features.SCORE: model(inputs), **parts(inputs)}
+        signatures[SCORE_PARTS] = serve_parts.get_concrete_function()
+    return signatures

@@ -85,6 +85,29 @@ class _Examples:
                 for name, values in columns.items()}
 
 
+def count_rows(examples: "_Examples", file_pattern) -> int:
+    """Rows in one pass over a split (read once; a few seconds for tens of thousands of rows)."""
+    dataset = examples.dataset(file_pattern, 1024, (features.QUERY_ID,), num_epochs=1, shuffle=False)
+    return int(sum(int(tf.shape(label)[0]) for _, label in dataset))
+
+
+def training_steps(fn_args_steps, hp: Dict[str, Any], units: int, unit_name: str) -> int:
+    """The Trainer's train steps where set, else ceil(train_epochs x units / units per step) (hparams
+    train_epochs; units: train rows, or lists for a listwise loss)."""
+    if fn_args_steps:
+        logger.info("Training length: %d steps (the Trainer's train_args)", int(fn_args_steps))
+        return int(fn_args_steps)
+    epochs = float(hp["train_epochs"])
+    per_step = int(hp["lists_per_batch"] if hp["loss"] == cross_encoder.LISTWISE else hp["batch_size"])
+    if epochs <= 0 or units <= 0:
+        raise ValueError(f"training length: train_epochs {epochs} over {units} train {unit_name}: set "
+                         "train_epochs above 0, or the Trainer's train steps (--train-steps)")
+    steps = max(math.ceil(epochs * units / per_step), 1)
+    logger.info("Training length: %g epochs of %d train %s at %d per step = %d steps", epochs, units, unit_name,
+                per_step, steps)
+    return steps
+
+
 def _lists(rows: Dict[str, np.ndarray], list_size: int, seed) -> Dict[str, np.ndarray]:
     return cross_encoder.build_lists(rows[features.QUERY_ID], rows[features.QUERY], rows[features.PRODUCT_TITLE],
                                      rows[features.LABEL], list_size=list_size, seed=seed)
@@ -101,11 +124,13 @@ def _train_bag_of_words(fn_args, examples: _Examples, hparams: Dict[str, Any]) -
 
     # Token ids run 1..vocabulary size, then one OOV id; 0 is padding.
     vocab_size = tf_transform_output.vocabulary_size_by_name(features.VOCAB_NAME) + 2
+    epochs = hparams.pop("train_epochs", cross_encoder.DEFAULT_HPARAMS["train_epochs"])
+    steps = training_steps(fn_args.train_steps, {"train_epochs": epochs, "batch_size": batch_size, "loss": ""},
+                           0 if fn_args.train_steps else count_rows(examples, fn_args.train_files), "rows")
     model = bag_of_words.build_ranker(vocab_size, hparams)
-    logger.info("Training %s for %d steps (batch %d, vocabulary %d)", model.name, fn_args.train_steps,
-                batch_size, vocab_size)
-    model.fit(train, steps_per_epoch=fn_args.train_steps, epochs=1,
-              validation_data=evaluation, validation_steps=fn_args.eval_steps,
+    logger.info("Training %s for %d steps (batch %d, vocabulary %d)", model.name, steps, batch_size, vocab_size)
+    model.fit(train, steps_per_epoch=steps, epochs=1,
+              validation_data=evaluation, validation_steps=fn_args.eval_steps or 1,
               callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
     return model
 
@@ -119,8 +144,6 @@ def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) 
     strategy = cross_encoder.strategy_for_devices()  # sets the dtype policy too: build after it
 
     rounds = max(int(hp["epochs"]), 1)
-    steps_per_round = max(math.ceil(int(fn_args.train_steps) / rounds), 1)
-    total_steps = rounds * steps_per_round
     listwise = hp["loss"] == cross_encoder.LISTWISE
     if listwise:
         # Lists need every row of a query together: the splits are read into memory once (sample-sized and
@@ -133,6 +156,7 @@ def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) 
         train = cross_encoder.lists_dataset(train_lists, per_batch, shuffle=True, seed=int(hp["seed"]))
         evaluation = cross_encoder.lists_dataset(eval_lists, per_batch, shuffle=False)
         validation_steps = max(math.ceil(len(eval_lists[features.LABEL]) / per_batch), 1)  # one pass
+        train_steps = training_steps(fn_args.train_steps, hp, len(train_lists[features.LABEL]), "lists")
         unit = f"{per_batch} lists of up to {hp['list_size']} titles"
         logger.info("Listwise: %d train lists from %d rows, %d eval lists from %d rows",
                     len(train_lists[features.LABEL]), len(train_rows[features.LABEL]),
@@ -141,10 +165,16 @@ def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) 
         batch_size = int(hp["batch_size"])
         train = examples.dataset(fn_args.train_files, batch_size, cross_encoder.INPUT_NAMES,
                                  seed=int(hp["seed"]), sample_weight=True)
-        evaluation = examples.dataset(fn_args.eval_files, batch_size, cross_encoder.INPUT_NAMES, shuffle=False)
-        validation_steps = int(fn_args.eval_steps)
+        # The eval steps where set; else one pass over the eval split (a finite dataset, steps None).
+        evaluation = examples.dataset(fn_args.eval_files, batch_size, cross_encoder.INPUT_NAMES, shuffle=False,
+                                      num_epochs=None if fn_args.eval_steps else 1)
+        validation_steps = int(fn_args.eval_steps) if fn_args.eval_steps else None
+        train_steps = training_steps(fn_args.train_steps, hp,
+                                     0 if fn_args.train_steps else count_rows(examples, fn_args.train_files), "rows")
         unit = f"{batch_size} pairs" + (" (weighted by sample_weight)" if examples.has_sample_weight else "")
 
+    steps_per_round = max(math.ceil(train_steps / rounds), 1)
+    total_steps = rounds * steps_per_round
     start = time.perf_counter()
     with strategy.scope():
         scorer = cross_encoder.build_cross_encoder(hp.get("encoder_handle"), hp)
@@ -153,9 +183,10 @@ def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) 
     logger.info("Built the cross-encoder from %s in %.1f s: %d trainable weights (%d parameters)",
                 scorer.encoder_handle, time.perf_counter() - start, len(scorer.trainable_weights),
                 sum(int(np.prod(w.shape)) for w in scorer.trainable_weights))
-    logger.info("Fine-tuning: %s loss, %d steps of %s in %d rounds of %d steps (eval: %d steps after each), "
+    logger.info("Fine-tuning: %s loss, %d steps of %s in %d rounds of %d steps (eval: %s steps after each), "
                 "peak lr %g after %d warm-up steps, %s decay, early stopping patience %s",
-                hp["loss"], total_steps, unit, rounds, steps_per_round, validation_steps, hp["learning_rate"],
+                hp["loss"], total_steps, unit, rounds, steps_per_round, validation_steps or "all",
+                hp["learning_rate"],
                 int(round(hp["warmup_fraction"] * total_steps)), hp["decay"], hp["early_stopping_patience"])
 
     callbacks = [cross_encoder.TrainingLogger(hp["log_every_n_steps"], total_steps),

@@ -8,6 +8,8 @@ from models import features
 from models.zero_shot import Calibration, check_ensemble
 
 ZERO_SHOT_ENSEMBLE = "zero_shot_ensemble"  # the served model's name
+# The ensemble's two parts, each a gain in [0, 1] (signatures.SCORE_PARTS serves them beside the score).
+FINE_TUNED_GAIN, ZERO_SHOT_GAIN = "fine_tuned_gain", "zero_shot_gain"
 
 
 def _embed_each_text_once(embed, texts):
@@ -51,7 +53,9 @@ class ZeroShotCosine(keras.layers.Layer):
 def build_ensemble(scorer: keras.Model, cosine: ZeroShotCosine, calibration: Calibration, zero_shot_weight: float,
                    score_meaning: str) -> keras.Model:
     """The served ranker: {"query", "product_title"} -> "score" [B] = ensemble_gain of the fine-tuned scorer's
-    gain (its score through sigmoid for "logit", clipped for "gain") and the calibrated zero-shot cosine."""
+    gain (its score through sigmoid for "logit", clipped for "gain") and the calibrated zero-shot cosine.
+    Its `parts` attribute is a model of the same layers returning both gains (FINE_TUNED_GAIN, ZERO_SHOT_GAIN):
+    the fine-tuned student alone can be scored from the served SavedModel."""
     check_ensemble(zero_shot_weight, score_meaning)
     query = keras.Input(shape=(), dtype=tf.string, name=features.QUERY)
     title = keras.Input(shape=(), dtype=tf.string, name=features.PRODUCT_TITLE)
@@ -60,5 +64,9 @@ def build_ensemble(scorer: keras.Model, cosine: ZeroShotCosine, calibration: Cal
     zero_shot = tf.clip_by_value(calibration.slope * cosine([query, title]) + calibration.intercept, 0.0, 1.0)
     ensemble = (1.0 - zero_shot_weight) * fine_tuned + zero_shot_weight * zero_shot
     ensemble = keras.layers.Activation("linear", dtype="float32", name=features.SCORE)(ensemble)
-    return keras.Model(inputs={features.QUERY: query, features.PRODUCT_TITLE: title}, outputs=ensemble,
-                       name=ZERO_SHOT_ENSEMBLE)
+    inputs = {features.QUERY: query, features.PRODUCT_TITLE: title}
+    model = keras.Model(inputs=inputs, outputs=ensemble, name=ZERO_SHOT_ENSEMBLE)
+    model.parts = keras.Model(inputs=inputs, outputs={FINE_TUNED_GAIN: tf.cast(fine_tuned, tf.float32),
+                                                      ZERO_SHOT_GAIN: tf.cast(zero_shot, tf.float32)},
+                              name=f"{ZERO_SHOT_ENSEMBLE}_parts")  # the same layers and weights
+    return model

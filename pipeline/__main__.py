@@ -1,8 +1,8 @@
 """Command line: run the pipeline locally, print a run's summary, or score pairs with a pushed model.
 
   python -m pipeline run --runner local|beam --data DIR --output DIR [--workers N] [--beam-arg ARG]
-                        [--no-augmentation | --no-generation] [--on-llm-failure fail|skip]
-                        [--encoder NAME] [--serve-zero-shot-weight W]
+                        [--no-augmentation | --no-generation] [--no-traffic] [--on-llm-failure fail|skip]
+                        [--encoder NAME] [--serve-zero-shot-weight W] [--seed N] [--train-steps N]
   python -m pipeline validate --data DIR --output DIR
   python -m pipeline summary --output DIR
   python -m pipeline score --model DIR --query TEXT --title TEXT [--title TEXT ...]
@@ -42,17 +42,23 @@ def _parse(argv):
                      help="Beam DirectRunner worker processes (>1: multi_processing mode)")
     run.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                      help="extra Beam pipeline option, passed through (repeatable)")
-    run.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
+    run.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS,
+                     help="fixed train steps of both Trainers (default: sized by the data, "
+                          "epochs over the rows each Trainer gets)")
     run.add_argument("--encoder", choices=configs.ENCODERS, default=None,
                      help=f"pretrained encoder of every component (default: {configs.ENCODER}; "
                           "multilingual-e5-small for Chinese)")
     run.add_argument("--serve-zero-shot-weight", type=_zero_shot_weight, default=None, metavar="W",
                      help="weight of the zero-shot cosine in the served score, 0 to 1; 0 serves the fine-tuned "
                           f"cross-encoder alone (default: {configs.SERVE_ZERO_SHOT_WEIGHT})")
+    run.add_argument("--seed", type=int, default=None,
+                     help="random seed of both Trainers and of query generation (default: the configured ones)")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
     run.add_argument("--no-augmentation", action="store_true",
                      help="train on the labelled data only (no teacher, generation, retrieval)")
     run.add_argument("--no-generation", action="store_true", help="augment by retrieval only (no LLM)")
+    run.add_argument("--no-traffic", action="store_true",
+                     help=f"ignore the search traffic ({configs.IMPRESSIONS_PATTERN}) of the data folder")
     run.add_argument("--on-llm-failure", choices=("fail", "skip"), default=configs.AUGMENTATION.on_backend_failure,
                      help="when the LLM backend fails: fail the run, or skip generation (retrieval only)")
 
@@ -75,6 +81,7 @@ def _augmentation(args) -> "configs.Augmentation":
     if args.no_augmentation:
         return configs.NO_AUGMENTATION
     return dataclasses.replace(configs.AUGMENTATION, generation=not args.no_generation,
+                               traffic=False if args.no_traffic else configs.AUGMENTATION.traffic,
                                on_backend_failure=args.on_llm_failure)
 
 
@@ -91,7 +98,8 @@ def main(argv=None) -> int:
         runners.run(args.runner, args.data, output, runners.beam_args(args.workers, args.beam_args),
                     enable_cache=not args.no_cache,
                     overrides={"train_steps": args.train_steps, "augmentation": _augmentation(args),
-                               "encoder": args.encoder, "serve_zero_shot_weight": args.serve_zero_shot_weight})
+                               "encoder": args.encoder, "serve_zero_shot_weight": args.serve_zero_shot_weight,
+                               "seed": args.seed})
         print(summary.render(summary.collect(output)))
         print(f"Wall time: {time.time() - started:.0f} s")
     elif args.command == "validate":

@@ -20,9 +20,12 @@ TRAINING_SCHEMA_FILE = "training_schema.pbtxt"  # after augmentation: plus origi
 # ExampleValidator's drift checks (SQL on each split's statistics) beside the schema: what a schema cannot say.
 CUSTOM_VALIDATIONS_FILE = "custom_validations.pbtxt"
 SAMPLE_DATA_DIR = REPO_ROOT / "data" / "sample"
-# Inside a data directory: the judged search log (read by ExampleGen) and the unlabelled catalogue.
+# Inside a data directory: the judged search log (read by ExampleGen), the unlabelled catalogue, and
+# (optional) the unlabelled search traffic: impressions, a logged query with a product shown for it and no
+# grade (columns query_id,query,product_id,product_title; models/features.py IMPRESSION_COLUMNS).
 SEARCH_LOG_PATTERN = "search_log*.csv"
 CATALOG_FILE = "catalog.csv"
+IMPRESSIONS_PATTERN = "impressions*.csv"
 
 # Module code by import path (no module_file): the same references work in a container image.
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
@@ -67,10 +70,12 @@ def encoder_dir(name: str = ENCODER) -> pathlib.Path:
 # The Trainers' encoder SavedModel: None = ENCODER's export (exported on first use), or a local path / TF Hub /
 # Kaggle handle of the same interface (models/cross_encoder.py).
 ENCODER_HANDLE = None
-# Sized for the bundled sample on 2 CPU cores: 150 steps of 16 pairs (~3 epochs of the 711 train rows,
-# ~1.5 min) in 3 rounds, each followed by one pass over the eval split (177 rows = 12 batches).
-TRAIN_STEPS = 150
-EVAL_STEPS = 12
+# Training length follows the data: None = each Trainer's hparams' train_epochs passes over the train rows it
+# gets (the teacher: the labelled rows; the student: those plus every kept augmented pair), in `epochs`
+# rounds, each followed by one pass over the eval split (None). A number fixes the steps of both Trainers
+# (`--train-steps N`). On the bundled sample: the teacher 3 epochs of 711 rows = 134 steps of 16 pairs.
+TRAIN_STEPS = None
+EVAL_STEPS = None
 CROSS_ENCODER_HPARAMS = {
     "model": "cross_encoder",
     "encoder_handle": ENCODER_HANDLE,
@@ -79,6 +84,7 @@ CROSS_ENCODER_HPARAMS = {
     "warmup_fraction": 0.1,
     "decay": "linear",
     "loss": "pointwise",
+    "train_epochs": 3.0,
     "epochs": 3,
     "early_stopping_patience": 2,
     "seed": 42,
@@ -91,7 +97,11 @@ BAG_OF_WORDS_HPARAMS = {"model": "bag_of_words", "batch_size": 32, "embedding_di
 # few-label model alone 0.9262 NDCG@10, in this ensemble 0.9298. The served model holds both encoders: the
 # frozen one embeds the query and the title besides the fine-tuned one's pass over the pair.
 SERVE_ZERO_SHOT_WEIGHT = 0.5
-TRAINER_HPARAMS = ({**CROSS_ENCODER_HPARAMS, "zero_shot_weight": SERVE_ZERO_SHOT_WEIGHT}
+# The student's passes over its train split: fewer than the teacher's, as augmentation multiplies its rows
+# (search traffic most of all: tens of thousands of teacher-graded pairs for a few thousand labelled ones).
+STUDENT_TRAIN_EPOCHS = 2.0
+TRAINER_HPARAMS = ({**CROSS_ENCODER_HPARAMS, "zero_shot_weight": SERVE_ZERO_SHOT_WEIGHT,
+                    "train_epochs": STUDENT_TRAIN_EPOCHS}
                    if MODEL_KIND == "cross_encoder" else BAG_OF_WORDS_HPARAMS)
 
 
@@ -167,6 +177,9 @@ class Augmentation:
     """Override with dataclasses.replace, e.g. replace(AUGMENTATION, labeling=filtering.Settings(min_confidence=0.4))."""
     enabled: bool = True
     generation: bool = True  # LLM query generation (QG_* settings)
+    # The search traffic (IMPRESSIONS_PATTERN in the data folder), graded by the teacher: None uses it when
+    # the data folder has such a file when the pipeline is defined; True requires it; False ignores it.
+    traffic: Optional[bool] = None
     encoder_handle: str = str(ENCODER_DIR)
     # Retrieval and TeacherLabeling: their own Settings, where each default is documented; a count of 0
     # switches a retrieval method off.
@@ -197,6 +210,14 @@ class Augmentation:
                 "temperature": QG_TEMPERATURE, "max_tokens": QG_MAX_TOKENS, "max_query_chars": QG_MAX_QUERY_CHARS,
                 "max_rounds": QG_MAX_ROUNDS, "batch_size": QG_BATCH_SIZE,
                 "require_title_overlap": QG_REQUIRE_TITLE_OVERLAP, "on_backend_failure": self.on_backend_failure}
+
+
+    def uses_traffic(self, data_root: str) -> bool:
+        """Whether the pipeline on data_root reads the search traffic (see `traffic`)."""
+        if self.traffic is not None:
+            return self.enabled and self.traffic
+        import tensorflow as tf  # gfile: a local folder or a bucket alike
+        return self.enabled and bool(tf.io.gfile.glob(os.path.join(data_root, IMPRESSIONS_PATTERN)))
 
 
 AUGMENTATION = Augmentation()

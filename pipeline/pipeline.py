@@ -79,6 +79,19 @@ def custom_validation_config() -> custom_validation_config_pb2.CustomValidationC
     return text_format.Parse(text, custom_validation_config_pb2.CustomValidationConfig())
 
 
+def traffic_example_gen(data_root: str) -> SearchLogExampleGen:
+    """The search traffic (impressions, no grade) as Examples with one split, train: the same row rules,
+    quarantine and ledger as the judged log. Only augmentation reads it, so it is never split for eval."""
+    return SearchLogExampleGen(
+        input_base=data_root,
+        input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name=configs.TRAIN_SPLIT, pattern=configs.IMPRESSIONS_PATTERN)]),
+        output_config=tfx.proto.Output(),  # no split config: the output splits are the input's
+        max_quarantine_fraction=configs.MAX_QUARANTINE_FRACTION,
+        max_text_chars=configs.MAX_TEXT_CHARS,
+        graded=False).with_id("TrafficExampleGen")
+
+
 def data_validation(data_root: str) -> list:
     """The nodes that stop a run on bad data before any training, in order: SearchLogExampleGen (row rules,
     quarantine) -> StatisticsGen -> ImportSchemaGen -> ExampleValidator (schema and SQL drift checks) ->
@@ -128,25 +141,41 @@ def trainer_config(hparams: dict, encoder: Optional[str] = None) -> dict:
     return {**hparams, "encoder_fingerprint": encoder_exports.fingerprint(hparams["encoder_handle"])}
 
 
+def _train_args(steps: Optional[int]) -> tfx.proto.TrainArgs:
+    """num_steps where given; none: run_fn sizes training by epochs over the rows it gets."""
+    return tfx.proto.TrainArgs() if steps is None else tfx.proto.TrainArgs(num_steps=steps)
+
+
+def _eval_args(steps: Optional[int]) -> tfx.proto.EvalArgs:
+    """num_steps where given; none: one pass over the eval split."""
+    return tfx.proto.EvalArgs() if steps is None else tfx.proto.EvalArgs(num_steps=steps)
+
+
 def create_pipeline(
     data_root: str,
     pipeline_root: str,
     serving_model_dir: str,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
-    train_steps: int = configs.TRAIN_STEPS,
-    eval_steps: int = configs.EVAL_STEPS,
+    train_steps: Optional[int] = configs.TRAIN_STEPS,
+    eval_steps: Optional[int] = configs.EVAL_STEPS,
     enable_cache: bool = True,
     augmentation: configs.Augmentation = configs.AUGMENTATION,
     encoder: Optional[str] = None,
     serve_zero_shot_weight: Optional[float] = None,
+    seed: Optional[int] = None,
 ) -> tfx.dsl.Pipeline:
     """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> Pusher.
 
     encoder: one of configs.ENCODERS for every component (Trainers, retrieval, labelling); None: the
     configured ones (configs.ENCODER, or ENCODER_HANDLE / augmentation.encoder_handle where set).
     serve_zero_shot_weight: the served model's zero-shot weight (0: the fine-tuned cross-encoder alone);
-    None: configs.SERVE_ZERO_SHOT_WEIGHT."""
+    None: configs.SERVE_ZERO_SHOT_WEIGHT.
+    seed: the random seed of both Trainers and of query generation; None: the configured ones."""
+    student_hparams, teacher_hparams = configs.serving_hparams(serve_zero_shot_weight), configs.TEACHER_HPARAMS
+    if seed is not None:
+        student_hparams, teacher_hparams = {**student_hparams, "seed": seed}, {**teacher_hparams, "seed": seed}
+        augmentation = dataclasses.replace(augmentation, seed=seed)
     if encoder is not None:
         augmentation = dataclasses.replace(augmentation, encoder_handle=str(configs.encoder_dir(encoder)))
     components = data_validation(data_root)
@@ -156,7 +185,7 @@ def create_pipeline(
     if augmentation.enabled:
         augmentation_nodes = _augmentation(example_gen, schema_gen, anomalies_gate, data_root, augmentation,
                                            train_steps, eval_steps,
-                                           trainer_config(configs.TEACHER_HPARAMS, encoder))
+                                           trainer_config(teacher_hparams, encoder))
         components += augmentation_nodes
         labeling, training_schema_gen = augmentation_nodes[-2], augmentation_nodes[-1]
         training_examples = labeling.outputs["augmented_examples"]
@@ -173,9 +202,9 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=training_schema,
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config=trainer_config(configs.serving_hparams(serve_zero_shot_weight), encoder))
+        train_args=_train_args(train_steps),
+        eval_args=_eval_args(eval_steps),
+        custom_config=trainer_config(student_hparams, encoder))
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -208,7 +237,7 @@ def create_pipeline(
 
 
 def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, settings: "configs.Augmentation",
-                  train_steps: int, eval_steps: int, teacher_hparams: dict) -> list:
+                  train_steps: Optional[int], eval_steps: Optional[int], teacher_hparams: dict) -> list:
     """The teacher and the augmentation components; the last two are TeacherLabeling (the student's training
     data) and the ImportSchemaGen of that data. Only the train split of the labelled examples is augmented."""
     labelled = example_gen.outputs["examples"]
@@ -216,8 +245,8 @@ def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, setti
         run_fn=configs.RUN_FN,
         examples=labelled,
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+        train_args=_train_args(train_steps),
+        eval_args=_eval_args(eval_steps),
         custom_config=teacher_hparams).with_id("TeacherTrainer")
     teacher.add_upstream_node(anomalies_gate)
     teacher_evaluator = tfx.components.Evaluator(
@@ -225,6 +254,11 @@ def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, setti
         eval_config=eval_config(gated=False)).with_id("TeacherEvaluator")
     catalog_gen = catalog_example_gen(data_root, configs.CATALOG_FILE)
     nodes = [teacher, teacher_evaluator, catalog_gen]
+    traffic = None
+    if settings.uses_traffic(data_root):
+        traffic_gen = traffic_example_gen(data_root)
+        traffic = traffic_gen.outputs["examples"]
+        nodes.append(traffic_gen)
 
     generated = None
     if settings.generation:
@@ -239,7 +273,7 @@ def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, setti
                           **encoder_properties, **settings.retrieval_args)
     retrieval.add_upstream_node(anomalies_gate)
     labeling = TeacherLabeling(examples=labelled, candidates=retrieval.outputs["candidates"],
-                               teacher_model=teacher.outputs["model"], **encoder_properties,
+                               teacher_model=teacher.outputs["model"], traffic=traffic, **encoder_properties,
                                **settings.labeling_args)
     training_schema_gen = tfx.components.ImportSchemaGen(
         schema_file=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE)).with_id("TrainingSchemaGen")

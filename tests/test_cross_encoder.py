@@ -319,3 +319,42 @@ def score_with_both_signatures(export_dir, query, titles):
         examples.append(example.SerializeToString())
     default = loaded.signatures[signatures.SERVING_DEFAULT](examples=tf.constant(examples))[features.SCORE]
     return text.numpy(), default.numpy()
+
+
+def test_run_fn_sizes_training_by_epochs_over_the_rows_it_gets(tmp_path, caplog):
+    """No train steps from the Trainer (the pipeline's default): train_epochs passes over the train split's
+    rows, counted; no eval steps: one whole pass over the eval split after each round."""
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from models import trainer
+    from pipeline import configs
+
+    rows = RAW_ROWS * 3
+    _write_examples(str(tmp_path / "train.tfrecord"), rows)
+    _write_examples(str(tmp_path / "eval.tfrecord"), RAW_ROWS)
+    fn_args = FnArgs(
+        train_files=[str(tmp_path / "train.tfrecord")], eval_files=[str(tmp_path / "eval.tfrecord")],
+        train_steps=None, eval_steps=None, schema_path=str(configs.SCHEMA_DIR / "schema.pbtxt"),
+        transform_output=None, data_accessor=_DataAccessor(), serving_model_dir=str(tmp_path / "serving"),
+        model_run_dir=str(tmp_path / "logs"),
+        custom_config={"model": "cross_encoder", "batch_size": 4, "train_epochs": 1.5, "epochs": 1,
+                       "early_stopping_patience": 0})
+    with caplog.at_level("INFO", logger=trainer.logger.name):
+        trainer.run_fn(fn_args)
+    expected = math.ceil(1.5 * len(rows) / 4)
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"Training length: 1.5 epochs of {len(rows)} train rows at 4 per step = {expected} steps" in messages
+    assert any(f"Fine-tuned for {expected} steps" in m for m in messages), messages
+    assert any("eval: all steps after each" in m for m in messages), messages
+
+
+def test_training_length_takes_the_trainers_steps_first_and_refuses_nonsense():
+    from models import trainer
+
+    hp = ce.hparams_with_defaults({"batch_size": 16, "train_epochs": 2.0})
+    assert trainer.training_steps(7, hp, 1000, "rows") == 7  # --train-steps wins
+    assert trainer.training_steps(None, hp, 1000, "rows") == 125
+    listwise = ce.hparams_with_defaults({"loss": "listwise", "lists_per_batch": 2, "train_epochs": 1.0})
+    assert trainer.training_steps(None, listwise, 9, "lists") == 5
+    with pytest.raises(ValueError, match="train_epochs 0.0 over 1000 train rows"):
+        trainer.training_steps(None, {**hp, "train_epochs": 0.0}, 1000, "rows")

@@ -117,8 +117,9 @@ def _raw(query_id, query, product_id, title, relevance):
             features.PRODUCT_TITLE: title, features.RELEVANCE: relevance}
 
 
-def run_labeling(tmp_path, settings=SETTINGS):
-    """Runs the executor (overlap teacher, four candidates) under tmp_path: (train rows, eval rows, report)."""
+def run_labeling(tmp_path, settings=SETTINGS, traffic=None):
+    """Runs the executor (overlap teacher, four candidates; traffic: impression rows for its optional input)
+    under tmp_path: (train rows, eval rows, report)."""
     teacher = standard_artifacts.Model()
     teacher.uri = str(tmp_path / "teacher")
     module = _OverlapTeacher()
@@ -139,6 +140,8 @@ def run_labeling(tmp_path, settings=SETTINGS):
                                                          {"train": train, "eval": evaluation})],
               "candidates": [examples_io.examples_artifact(str(tmp_path / "candidates"), {"train": candidates})],
               "teacher_model": [teacher]}
+    if traffic is not None:
+        inputs["traffic"] = [examples_io.examples_artifact(str(tmp_path / "traffic"), {"train": traffic})]
     output = standard_artifacts.Examples()
     output.uri = str(tmp_path / "augmented")
     report = report_lib.AugmentationReport()

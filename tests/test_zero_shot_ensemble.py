@@ -124,6 +124,15 @@ def test_trainer_serves_the_ensemble_calibrated_on_labelled_rows_only(tmp_path, 
         fn_args.serving_model_dir, "running shoes", TITLES[:2])
     assert np.all((scores >= 0) & (scores <= 1))  # gains, not logits
     np.testing.assert_allclose(default, scores, atol=1e-5)
+    # score_parts: the same score, and the two gains it mixes (the student alone is the fine-tuned gain).
+    import tensorflow as tf
+    from models import signatures, zero_shot_ensemble
+    parts = tf.saved_model.load(fn_args.serving_model_dir).signatures[signatures.SCORE_PARTS](
+        query=tf.constant(["running shoes"] * 2), product_title=tf.constant(TITLES[:2]))
+    parts = {name: value.numpy() for name, value in parts.items()}
+    np.testing.assert_allclose(parts[features.SCORE], scores, atol=1e-5)
+    np.testing.assert_allclose(0.5 * parts[zero_shot_ensemble.FINE_TUNED_GAIN]
+                               + 0.5 * parts[zero_shot_ensemble.ZERO_SHOT_GAIN], scores, atol=1e-5)
 
 
 def test_trainer_refuses_a_listwise_ensemble_before_training(tmp_path):

@@ -24,6 +24,7 @@ SIMILARITY = "similarity"  # cosine of query and product (or of the two queries,
 SOURCE_RANK = "source_rank"  # generated_source rows: 1-based retrieval rank of the source product; else 0
 CATALOG_NEIGHBOUR, LABEL_TRANSFER, GENERATED_SOURCE, HARD_NEGATIVE = (
     "catalog_neighbour", "label_transfer", "generated_source", "hard_negative")
+IMPRESSION = "impression"  # not made here: TeacherLabeling's traffic candidates carry it (similarity 0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,6 +26,8 @@ from models import features
 # Execution parameters (the component's spec; defaults in rules.py when absent).
 MAX_QUARANTINE_FRACTION_KEY = "max_quarantine_fraction"
 MAX_TEXT_CHARS_KEY = "max_text_chars"
+# 1 (default): judgements, with a relevance grade; 0: impressions (the search traffic), the same without one.
+GRADED_KEY = "graded"
 
 # What the executor writes into the Examples artifact's folder, beside the Split-* folders.
 QUARANTINE_DIR = "quarantine"
@@ -58,6 +60,11 @@ def max_text_chars(exec_properties: Dict[str, Any]) -> int:
     return value
 
 
+def graded(exec_properties: Dict[str, Any]) -> bool:
+    value = exec_properties.get(GRADED_KEY)
+    return True if value is None else bool(int(value))
+
+
 def quarantine_record(record: reader.Record, path: str, reason: str, column, detail: str,
                       header: List[str]) -> Dict[str, Any]:
     """One line of rows.jsonl: where the row is, why it is out, and its raw values."""
@@ -71,19 +78,20 @@ def quarantine_record(record: reader.Record, path: str, reason: str, column, det
 
 
 def to_example(values: Dict[str, str]) -> tf.train.Example:
-    """A valid row as a tf.Example: text columns as bytes, relevance as a float."""
+    """A valid row as a tf.Example: text columns as bytes, relevance (where the row has one) as a float."""
     feature = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[values[name].encode("utf-8")]))
-               for name in features.RAW_COLUMNS if name != features.RELEVANCE}
-    grade, _ = rules.parse_relevance(values[features.RELEVANCE])
-    feature[features.RELEVANCE] = tf.train.Feature(float_list=tf.train.FloatList(value=[grade]))
+               for name in features.IMPRESSION_COLUMNS}
+    if features.RELEVANCE in values:
+        grade, _ = rules.parse_relevance(values[features.RELEVANCE])
+        feature[features.RELEVANCE] = tf.train.Feature(float_list=tf.train.FloatList(value=[grade]))
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 class _ReadRows(beam.DoFn):
     """Reads one CSV file: valid rows (main output), quarantined rows and the tally (tagged outputs)."""
 
-    def __init__(self, headers: Dict[str, List[str]], max_chars: int):
-        self._headers, self._max_chars = headers, max_chars
+    def __init__(self, headers: Dict[str, List[str]], max_chars: int, columns=rules.REQUIRED_COLUMNS):
+        self._headers, self._max_chars, self._columns = headers, max_chars, tuple(columns)
 
     def process(self, path: str):
         header = self._headers[path]
@@ -98,7 +106,7 @@ class _ReadRows(beam.DoFn):
                     if record.fields is None:
                         problem, values = (rules.CSV_SYNTAX, None, record.error), None
                     else:
-                        problem, values = rules.check_row(header, record.fields)
+                        problem, values = rules.check_row(header, record.fields, self._columns)
                     if problem:
                         yield beam.pvalue.TaggedOutput(_QUARANTINED,
                                                        quarantine_record(record, path, *problem, header))
@@ -147,6 +155,7 @@ class _SearchLogToExample(beam.PTransform):
         super().__init__()
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
         self._max_chars = max_text_chars(exec_properties)
+        self._columns = rules.columns_of(graded(exec_properties))
         self.files: List[str] = []
         self.quarantined = self.tally = None
 
@@ -159,11 +168,11 @@ class _SearchLogToExample(beam.PTransform):
         for path in self.files:  # header and encoding of line 1: fail before any data is read
             with FileSystems.open(path) as binary:
                 headers[path] = reader.read_header(path, binary)
-            rules.check_header(path, headers[path])
+            rules.check_header(path, headers[path], self._columns)
 
         rows = (pipeline
                 | "ListFiles" >> beam.Create(self.files)
-                | "ReadRows" >> beam.ParDo(_ReadRows(headers, self._max_chars)).with_outputs(
+                | "ReadRows" >> beam.ParDo(_ReadRows(headers, self._max_chars, self._columns)).with_outputs(
                     _QUARANTINED, _TALLY, main=_VALID))
         resolved = (rows[_VALID]
                     | "KeyByQueryId" >> beam.Map(lambda row: (row["values"][features.QUERY_ID], row))

@@ -17,8 +17,10 @@ FAIL, QUARANTINE, TRUNCATE = "fail", "quarantine", "truncate"
 DEFAULT_MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this fraction of the rows read: fail
 DEFAULT_MAX_TEXT_CHARS = 1000  # longer query or product_title values are cut to this many characters
 
-# Columns that must be non-empty, and the free-text columns that are truncated when too long.
+# Columns that must be non-empty (judgements: the graded search log; impressions: the same without a grade),
+# and the free-text columns that are truncated when too long.
 REQUIRED_COLUMNS = features.RAW_COLUMNS
+IMPRESSION_COLUMNS = features.IMPRESSION_COLUMNS
 TEXT_COLUMNS = (features.QUERY, features.PRODUCT_TITLE)
 
 # Reason codes (the `reason` of a quarantined row, and the keys of the ledger's counts).
@@ -42,8 +44,8 @@ Rule = collections.namedtuple("Rule", ["code", "scope", "decision", "description
 # The one rule table, in the order the checks run (row rules: the first broken one is the row's reason).
 RULES = (
     Rule(NO_INPUT, "input", FAIL, "the split pattern matches no file, or no row is kept"),
-    Rule(HEADER, "file", FAIL, "the header names each column of models/features.py RAW_COLUMNS exactly once "
-         "(any order); the error lists the missing, unexpected and repeated names"),
+    Rule(HEADER, "file", FAIL, "the header names each column of models/features.py RAW_COLUMNS (impressions: "
+         "IMPRESSION_COLUMNS) exactly once (any order); the error lists the missing, unexpected and repeated names"),
     Rule(ENCODING, "file", FAIL, "the file is strict UTF-8 (a leading BOM is allowed); the error gives the line, "
          "the byte offset (0-based, from the start of the file) and the column of the first bad byte"),
     Rule(UNTERMINATED_QUOTE, "file", FAIL, "a quoted field is closed before the end of the file (otherwise the "
@@ -51,8 +53,8 @@ RULES = (
     Rule(CSV_SYNTAX, "row", QUARANTINE, "the row is well-formed CSV (python csv, strict: no text after a "
          "closing quote, no NUL byte)"),
     Rule(FIELD_COUNT, "row", QUARANTINE, "the row has as many fields as the header"),
-    Rule(EMPTY_VALUE, "row", QUARANTINE, "query_id, query, product_id, product_title and relevance are not "
-         "empty or only whitespace"),
+    Rule(EMPTY_VALUE, "row", QUARANTINE, "query_id, query, product_id, product_title and relevance (impressions: "
+         "the first four) are not empty or only whitespace"),
     Rule(RELEVANCE_NOT_A_NUMBER, "row", QUARANTINE, "relevance is a decimal number (not text, NaN or inf)"),
     Rule(RELEVANCE_OUT_OF_RANGE, "row", QUARANTINE, "relevance is within [RELEVANCE_MIN, RELEVANCE_MAX] of "
          "models/features.py"),
@@ -84,12 +86,17 @@ def location(path: str, line: Optional[int] = None, column: Optional[str] = None
     return ", ".join(parts)
 
 
-def header_problems(header: Sequence[str]) -> List[str]:
+def columns_of(graded: bool) -> Tuple[str, ...]:
+    """The required columns of a graded search log (judgements) or of ungraded impressions."""
+    return REQUIRED_COLUMNS if graded else IMPRESSION_COLUMNS
+
+
+def header_problems(header: Sequence[str], columns: Sequence[str] = REQUIRED_COLUMNS) -> List[str]:
     """What is wrong with a header (empty when it names each required column exactly once)."""
     counts = collections.Counter(header)
-    missing = [name for name in REQUIRED_COLUMNS if name not in counts]
-    unexpected = [name for name in header if name not in REQUIRED_COLUMNS]
-    repeated = sorted(name for name, count in counts.items() if count > 1 and name in REQUIRED_COLUMNS)
+    missing = [name for name in columns if name not in counts]
+    unexpected = [name for name in header if name not in columns]
+    repeated = sorted(name for name, count in counts.items() if count > 1 and name in columns)
     problems = []
     if missing:
         problems.append(f"missing columns {missing}")
@@ -100,13 +107,13 @@ def header_problems(header: Sequence[str]) -> List[str]:
     return problems
 
 
-def check_header(path: str, header: Sequence[str]) -> None:
+def check_header(path: str, header: Sequence[str], columns: Sequence[str] = REQUIRED_COLUMNS) -> None:
     """Raises InvalidSearchLogError naming the file and the missing, unexpected or repeated columns."""
-    problems = header_problems(header)
+    problems = header_problems(header, columns)
     if problems:
         raise InvalidSearchLogError(
             f"{location(path, 1)} (header): rule '{HEADER}': {'; '.join(problems)}; "
-            f"expected the columns {','.join(REQUIRED_COLUMNS)}")
+            f"expected the columns {','.join(columns)}")
 
 
 def parse_relevance(text: str) -> Tuple[Optional[float], Optional[str]]:
@@ -119,9 +126,9 @@ def parse_relevance(text: str) -> Tuple[Optional[float], Optional[str]]:
     return grade, None
 
 
-def check_row(header: Sequence[str], fields: Sequence[str]) -> Tuple[Optional[Tuple[str, Optional[str], str]],
-                                                                    Optional[Dict[str, str]]]:
-    """Applies the row rules in table order.
+def check_row(header: Sequence[str], fields: Sequence[str], columns: Sequence[str] = REQUIRED_COLUMNS
+              ) -> Tuple[Optional[Tuple[str, Optional[str], str]], Optional[Dict[str, str]]]:
+    """Applies the row rules in table order (the relevance rules only where `columns` has a grade).
 
     Returns (None, values by column) for a valid row, else ((reason, column or None, detail), None).
     """
@@ -132,9 +139,11 @@ def check_row(header: Sequence[str], fields: Sequence[str]) -> Tuple[Optional[Tu
     if len(fields) != len(header):
         return (FIELD_COUNT, None, f"{len(header)} fields expected, found {len(fields)}"), None
     values = dict(zip(header, fields))
-    for column in REQUIRED_COLUMNS:
+    for column in columns:
         if not values[column].strip():
             return (EMPTY_VALUE, column, f"{column} is empty"), None
+    if features.RELEVANCE not in columns:
+        return None, values
     _, reason = parse_relevance(values[features.RELEVANCE])
     if reason == RELEVANCE_NOT_A_NUMBER:
         return (reason, features.RELEVANCE, f"{values[features.RELEVANCE]!r} is not a number"), None

@@ -4,6 +4,8 @@ Output `augmented_examples`: split train = labelled train rows + kept candidates
 score on the relevance scale, `origin`, `sample_weight`); split eval = the labelled eval rows, untouched.
 Output `report`: report.json and report.html, in = kept + rejected by reason (see filtering.py).
 """
+from typing import Optional
+
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import channel, standard_artifacts
@@ -26,6 +28,9 @@ class TeacherLabelingSpec(ComponentSpec):
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "candidates": ChannelParameter(type=standard_artifacts.Examples),
+        # Impressions (SearchLogExampleGen with graded=False, split train): logged queries and the products
+        # shown for them; each pair is a candidate of origin "traffic".
+        "traffic": ChannelParameter(type=standard_artifacts.Examples, optional=True),
         "teacher_model": ChannelParameter(type=standard_artifacts.Model),
     }
     OUTPUTS = {
@@ -41,6 +46,7 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
         labeling = TeacherLabeling(examples=example_gen.outputs["examples"],
                                    candidates=retrieval.outputs["candidates"],
                                    teacher_model=teacher.outputs["model"],
+                                   traffic=traffic_example_gen.outputs["examples"],  # optional
                                    encoder_handle="/path/to/encoder", min_confidence=0.2)
     """
 
@@ -49,7 +55,7 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
 
     def __init__(self, examples: types.BaseChannel, candidates: types.BaseChannel,
                  teacher_model: types.BaseChannel, encoder_handle: str, encoder_fingerprint: str = "",
-                 **settings):
+                 traffic: Optional[types.BaseChannel] = None, **settings):
         """Args:
           examples: labelled Examples (train and eval splits); eval rows pass through untouched and guard
             against eval queries leaking into training.
@@ -58,6 +64,8 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
           encoder_handle: text encoder for the eval near-duplicate guard.
           encoder_fingerprint: models.encoder.fingerprint(encoder_handle), so that a cached run is not
             reused after the export at that path is rewritten.
+          traffic: optional Examples of impressions (query_id, query, product_id, product_title; split
+            train): every pair becomes a candidate of origin "traffic" (filtering.py says which rules apply).
           **settings: overrides of filtering.Settings (thresholds, caps, weights; documented there).
         """
         unknown = set(settings) - set(_SETTINGS)
@@ -65,7 +73,7 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
             raise ValueError(f"TeacherLabeling: unknown settings {sorted(unknown)}; known: {sorted(_SETTINGS)}")
         values = vars(filtering.Settings(**settings))
         super().__init__(spec=TeacherLabelingSpec(
-            examples=examples, candidates=candidates, teacher_model=teacher_model,
+            examples=examples, candidates=candidates, teacher_model=teacher_model, traffic=traffic,
             encoder_handle=encoder_handle, encoder_fingerprint=encoder_fingerprint, **values,
             augmented_examples=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport)))

@@ -2,6 +2,7 @@
 
 Writes the training data of the student: split `train` = the labelled train rows (origin labelled, weight 1)
 plus the kept candidates (soft label, weight by origin); split `eval` = the labelled eval rows, untouched.
+The candidates are Retrieval's and, where the pipeline has search traffic, every impression (origin traffic).
 """
 import dataclasses
 import logging
@@ -156,6 +157,14 @@ class _EmbedQueries(beam.DoFn):
         yield from self._encoder.embed(queries)
 
 
+def traffic_candidate(impression: Mapping) -> dict:
+    """An impression (a logged query and a product shown for it) as a candidate row of Retrieval's shape."""
+    from components.retrieval import candidates as retrieval
+    return {**{name: impression[name] for name in features.IMPRESSION_COLUMNS},
+            features.ORIGIN: features.ORIGIN_TRAFFIC, retrieval.METHOD: retrieval.IMPRESSION,
+            retrieval.SOURCE: "", retrieval.SIMILARITY: 0.0, retrieval.SOURCE_RANK: 0.0}
+
+
 def _select(_, scored, labelled_train, eval_queries, settings):
     start = time.perf_counter()
     outcome = filtering.select(scored, labelled_train, eval_queries, settings, normalise)
@@ -183,6 +192,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             evaluation = pipeline | "ReadEval" >> examples_io.ReadRows(examples_io.split_pattern(examples, EVAL_SPLIT))
             candidate_rows = pipeline | "ReadCandidates" >> examples_io.ReadRows(
                 examples_io.split_pattern(candidates, TRAIN_SPLIT))
+            if input_dict.get("traffic"):
+                traffic = artifact_utils.get_single_instance(input_dict["traffic"])
+                traffic_rows = (pipeline | "ReadTraffic" >> examples_io.ReadRows(
+                                    examples_io.split_pattern(traffic, TRAIN_SPLIT))
+                                | "TrafficCandidates" >> beam.Map(traffic_candidate))
+                candidate_rows = (candidate_rows, traffic_rows) | "AllCandidates" >> beam.Flatten()
             eval_queries = (evaluation | "EvalQueries" >> beam.Map(lambda r: r[features.QUERY])
                             | "DistinctEvalQueries" >> beam.Distinct())
             eval_vectors = (eval_queries | "BatchEvalQueries" >> beam.BatchElements(max_batch_size=_BATCH)

@@ -15,6 +15,9 @@ Rules, in order (the first that fails names the rejection):
   duplicate_of_labelled / duplicate   (normalised query, product) already labelled / already kept;
   cap_per_query / cap_per_product     more than max_per_query / max_per_product kept (the most confident
                       candidates go first).
+Traffic rows (origin "traffic": a logged query and a product shown for it) skip low_confidence and the caps:
+they are the real distribution of pairs the ranker must order, and the pairs the teacher is unsure of are the
+hard ones a student learns its ordering from (a confidence filter over a weak teacher keeps the easy ones).
 Kept rows get relevance = the teacher's score on the relevance scale (a soft label) and a sample weight
 by origin. in = kept + rejected, always.
 """
@@ -44,6 +47,7 @@ class Settings:
     max_query_chars: int = 100
     weight_generated: float = 0.5
     weight_retrieved: float = 0.5
+    weight_traffic: float = 1.0  # teacher-graded impressions: real queries and the products shown for them
     # Share of the zero-shot encoder in the teacher's label (ensemble_gain); 0: the cross-encoder alone.
     zero_shot_weight: float = 0.5
     # What the teacher's score means (models.cross_encoder.score_meaning of its hparams): "logit" (the
@@ -132,7 +136,8 @@ def select(candidates: Iterable[dict], labelled_train: Iterable[Mapping], eval_q
     for row in survivors:
         if row[features.QUERY_ID] in failed:
             outcome.rejected.append(("round_trip", row))
-        elif confidence(row[TEACHER_SCORE]) < settings.min_confidence:
+        elif (row[features.ORIGIN] != features.ORIGIN_TRAFFIC
+              and confidence(row[TEACHER_SCORE]) < settings.min_confidence):
             outcome.rejected.append(("low_confidence", row))
         else:
             confident.append(row)
@@ -143,27 +148,31 @@ def select(candidates: Iterable[dict], labelled_train: Iterable[Mapping], eval_q
     per_query, per_product = collections.Counter(), collections.Counter()
     for row in confident:
         key = (normalise(row[features.QUERY]), row[features.PRODUCT_ID])
+        capped = row[features.ORIGIN] != features.ORIGIN_TRAFFIC
         if key in labelled_keys:
             outcome.rejected.append(("duplicate_of_labelled", row))
         elif key in kept_keys:
             outcome.rejected.append(("duplicate", row))
-        elif per_query[key[0]] >= settings.max_per_query:
+        elif capped and per_query[key[0]] >= settings.max_per_query:
             outcome.rejected.append(("cap_per_query", row))
-        elif per_product[key[1]] >= settings.max_per_product:
+        elif capped and per_product[key[1]] >= settings.max_per_product:
             outcome.rejected.append(("cap_per_product", row))
         else:
             kept_keys.add(key)
-            per_query[key[0]] += 1
-            per_product[key[1]] += 1
+            per_query[key[0]] += capped
+            per_product[key[1]] += capped
             outcome.kept.append(training_row(row, settings))
     outcome.kept.sort(key=lambda r: (r[features.QUERY_ID], r[features.PRODUCT_ID]))
-    assert len(outcome.kept) + len(outcome.rejected) == len(rows), "every candidate is kept or rejected"
+    if len(outcome.kept) + len(outcome.rejected) != len(rows):  # not an assert: python -O strips those
+        raise RuntimeError(f"accounting: {len(rows)} candidates in, {len(outcome.kept)} kept + "
+                           f"{len(outcome.rejected)} rejected out (a bug)")
     return outcome
 
 
 def training_row(candidate: Mapping, settings: Settings) -> dict:
-    weight = (settings.weight_generated if candidate[features.ORIGIN] == features.ORIGIN_GENERATED
-              else settings.weight_retrieved)
+    weight = {features.ORIGIN_GENERATED: settings.weight_generated,
+              features.ORIGIN_TRAFFIC: settings.weight_traffic}.get(candidate[features.ORIGIN],
+                                                                    settings.weight_retrieved)
     return {features.QUERY_ID: candidate[features.QUERY_ID], features.QUERY: candidate[features.QUERY],
             features.PRODUCT_ID: candidate[features.PRODUCT_ID],
             features.PRODUCT_TITLE: candidate[features.PRODUCT_TITLE],
