@@ -86,10 +86,12 @@ def build_drop(data: homedepot.HomeDepot, labels: str, traffic: bool, folder: st
 
 
 def latest_version(serving_dir: str) -> Optional[str]:
-    """The newest pushed version folder with a saved_model.pb, or None when nothing was pushed."""
-    versions = [d for d in glob.glob(os.path.join(serving_dir, "*"))
-                if os.path.basename(d).isdigit() and os.path.isfile(os.path.join(d, "saved_model.pb"))]
-    return max(versions, key=lambda d: int(os.path.basename(d))) if versions else None
+    """The newest pushed version (the server's rule, serving/versions.py), or None when nothing was pushed."""
+    from serving import versions
+    try:
+        return versions.latest_version_dir(serving_dir)
+    except FileNotFoundError:
+        return None
 
 
 def latest_model(output: str, component: str) -> Optional[str]:

@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--beam-arg", action="append", dest="beam_args", default=None,
                       help="Beam option for the data components, e.g. --beam-arg=--runner=DataflowRunner "
                            f"(repeatable; replaces the default {' '.join(config.DEFAULT_BEAM_ARGS)})")
+    comp.add_argument("--no-traffic", action="store_true",
+                      help="the data root has no search traffic (impressions*.csv); default: it has")
     comp.add_argument("--trainer-cpu", default=config.TRAINER_CPU, help="Trainer CPU request and limit")
     comp.add_argument("--trainer-memory", default=config.TRAINER_MEMORY, help="Trainer memory request and limit")
     comp.add_argument("--gpu-type", default=None,
@@ -77,7 +79,7 @@ def main(argv=None) -> int:
             pipeline_root=args.pipeline_root, data_root=args.data_root,
             serving_model_dir=args.serving_model_dir,
             beam_args=config.DEFAULT_BEAM_ARGS if args.beam_args is None else args.beam_args,
-            trainer_resources=args.trainer_resources)
+            trainer_resources=args.trainer_resources, traffic=not args.no_traffic)
         runner.compile_job(pipeline, args.image, args.output)
         print(f"Wrote {args.output} (image {args.image}, pipeline root {args.pipeline_root})")
     else:

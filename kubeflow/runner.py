@@ -3,6 +3,7 @@
 Every step runs in one image (kubeflow/Dockerfile) that holds the project: module code is referenced by
 import path, so nothing is built or uploaded at compile time.
 """
+import dataclasses
 import logging
 import os
 import posixpath
@@ -27,8 +28,11 @@ def default_serving_model_dir(pipeline_root: str) -> str:
 def build_pipeline(pipeline_root: str, data_root: str = config.DEFAULT_DATA_ROOT,
                    serving_model_dir: Optional[str] = None,
                    beam_args: Sequence[str] = config.DEFAULT_BEAM_ARGS,
-                   trainer_resources: Optional[resources.ResourceSpec] = None) -> tfx.dsl.Pipeline:
-    """The shared pipeline, made fit for a container: in-image paths, no uploads, Trainer resources."""
+                   trainer_resources: Optional[resources.ResourceSpec] = None,
+                   traffic: bool = True) -> tfx.dsl.Pipeline:
+    """The shared pipeline, made fit for a container: in-image paths, no uploads, Trainer resources.
+    traffic: whether the data root has search traffic (impressions*.csv; the bundled sample has): said, not
+    looked for, since the compiling machine does not see the cluster's data."""
     # Its encoder fingerprints are this checkout's exports' ("" where none: compiling needs no export); the
     # image exports the same locked weights with the same code, so the two match when both are current.
     pipeline = search_pipeline.create_pipeline(
@@ -36,7 +40,8 @@ def build_pipeline(pipeline_root: str, data_root: str = config.DEFAULT_DATA_ROOT
         pipeline_root=pipeline_root,
         serving_model_dir=serving_model_dir or default_serving_model_dir(pipeline_root),
         metadata_connection_config=None,  # Kubeflow provides ML Metadata
-        beam_pipeline_args=list(beam_args))
+        beam_pipeline_args=list(beam_args),
+        augmentation=dataclasses.replace(configs.AUGMENTATION, traffic=traffic))
     _refuse_module_files(pipeline)
     _rebase_repo_paths(pipeline, str(configs.REPO_ROOT), config.APP_DIR)
     if trainer_resources is not None:  # the teacher and the student Trainer fine-tune the same encoder

@@ -9,6 +9,8 @@ RELEVANCE = "relevance"
 RAW_COLUMNS = (QUERY_ID, QUERY, PRODUCT_ID, PRODUCT_TITLE, RELEVANCE)
 # Columns of the unlabelled search traffic (impressions: a query and a product shown for it, no grade).
 IMPRESSION_COLUMNS = (QUERY_ID, QUERY, PRODUCT_ID, PRODUCT_TITLE)
+# Columns of the catalogue (every product augmentation may retrieve or write queries for).
+CATALOG_COLUMNS = (PRODUCT_ID, PRODUCT_TITLE)
 
 # Graded relevance of the bundled sample: 0 irrelevant, 1 related/complement, 2 substitute, 3 exact.
 # Gain for NDCG is the grade itself (linear); the model's regression target is the gain scaled to [0, 1].

@@ -111,13 +111,20 @@ def main(argv=None) -> int:
         except (InvalidSearchLogError, DataAnomaliesError) as error:
             print(f"Data drop REJECTED: {error}")
             return 1
-        print(f"Data drop {args.data}: valid (row rules, schema, drift checks)")
+        from pipeline import summary
+        record = summary.RunRecord(os.path.abspath(args.output), configs.VALIDATION_PIPELINE_NAME)
+        print(f"Data drop {args.data}: valid (row rules, schema, drift checks); {summary.quarantine_line(record)}")
     elif args.command == "summary":
         from pipeline import summary
         print(summary.render(summary.collect(args.output)))
     else:
         from pipeline import scoring
-        for title, value in zip(args.titles, scoring.score_pairs(args.model, args.query, args.titles)):
+        try:
+            scores = scoring.score_pairs(args.model, args.query, args.titles)
+        except (FileNotFoundError, ValueError) as error:  # a person's mistake: one line, not a traceback
+            print(f"python -m pipeline score: error: {error}", file=sys.stderr)
+            return 2
+        for title, value in zip(args.titles, scores):
             print(f"{value:8.4f}  {title}")
     return 0
 

@@ -11,8 +11,9 @@ from tfx import v1 as tfx
 from components.anomalies_gate.component import AnomaliesGate
 from components.atomic_pusher.component import Pusher
 from components.example_validator.component import ExampleValidator
-from components.query_generation.component import QueryGeneration, catalog_example_gen
+from components.query_generation.component import CATALOG_SPLIT, QueryGeneration
 from components.retrieval.component import Retrieval
+from components.search_log_example_gen import rules
 from components.search_log_example_gen.component import SearchLogExampleGen
 from components.teacher_labeling.component import TeacherLabeling
 from models import encoder as encoder_exports
@@ -79,23 +80,56 @@ def custom_validation_config() -> custom_validation_config_pb2.CustomValidationC
     return text_format.Parse(text, custom_validation_config_pb2.CustomValidationConfig())
 
 
-def traffic_example_gen(data_root: str) -> SearchLogExampleGen:
-    """The search traffic (impressions, no grade) as Examples with one split, train: the same row rules,
-    quarantine and ledger as the judged log. Only augmentation reads it, so it is never split for eval."""
+def _checked_example_gen(data_root: str, split: str, pattern: str, kind: str, node_id: str) -> SearchLogExampleGen:
+    """An input other than the judgements, under the same row rules, quarantine and ledger, as Examples with
+    one split (no split config: the output splits are the input's); only augmentation reads it."""
     return SearchLogExampleGen(
         input_base=data_root,
-        input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=configs.TRAIN_SPLIT, pattern=configs.IMPRESSIONS_PATTERN)]),
-        output_config=tfx.proto.Output(),  # no split config: the output splits are the input's
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name=split, pattern=pattern)]),
+        output_config=tfx.proto.Output(),
         max_quarantine_fraction=configs.MAX_QUARANTINE_FRACTION,
         max_text_chars=configs.MAX_TEXT_CHARS,
-        graded=False).with_id("TrafficExampleGen")
+        input_kind=kind).with_id(node_id)
 
 
-def data_validation(data_root: str) -> list:
-    """The nodes that stop a run on bad data before any training, in order: SearchLogExampleGen (row rules,
-    quarantine) -> StatisticsGen -> ImportSchemaGen -> ExampleValidator (schema and SQL drift checks) ->
-    AnomaliesGate (raises, naming split and feature). Downstream nodes depend on the gate (the last one)."""
+def catalog_example_gen(data_root: str) -> SearchLogExampleGen:
+    """The catalogue (product_id, product_title): one row per product, split `catalog`."""
+    return _checked_example_gen(data_root, CATALOG_SPLIT, configs.CATALOG_FILE, rules.CATALOG, "CatalogExampleGen")
+
+
+def traffic_example_gen(data_root: str) -> SearchLogExampleGen:
+    """The search traffic (impressions, no grade), split train: never split for eval."""
+    return _checked_example_gen(data_root, configs.TRAIN_SPLIT, configs.IMPRESSIONS_PATTERN, rules.IMPRESSIONS,
+                                "TrafficExampleGen")
+
+
+@dataclasses.dataclass
+class DataValidation:
+    """The nodes that stop a run on bad data before any training: SearchLogExampleGen (row rules, quarantine)
+    -> StatisticsGen -> ImportSchemaGen -> ExampleValidator (schema and SQL drift checks) -> AnomaliesGate
+    (raises, naming split and feature); and, where augmentation reads them, the catalogue's and the traffic's
+    ExampleGens (their own row rules and quarantine). Training waits for every one of `gates`."""
+    example_gen: SearchLogExampleGen
+    statistics_gen: tfx.components.StatisticsGen
+    schema_gen: tfx.components.ImportSchemaGen
+    example_validator: ExampleValidator
+    anomalies_gate: AnomaliesGate
+    catalog_gen: Optional[SearchLogExampleGen] = None
+    traffic_gen: Optional[SearchLogExampleGen] = None
+
+    @property
+    def gates(self) -> list:
+        return [node for node in (self.anomalies_gate, self.catalog_gen, self.traffic_gen) if node is not None]
+
+    @property
+    def nodes(self) -> list:
+        return [self.example_gen, self.statistics_gen, self.schema_gen, self.example_validator,
+                *self.gates]
+
+
+def data_validation(data_root: str, catalog: bool = True, traffic: bool = False) -> DataValidation:
+    """The validation nodes of a data drop; catalog / traffic: whether the run reads the catalogue / the
+    search traffic (augmentation does)."""
     example_gen = SearchLogExampleGen(
         input_base=data_root,
         input_config=tfx.proto.Input(splits=[
@@ -110,7 +144,9 @@ def data_validation(data_root: str) -> list:
         custom_validation_config=custom_validation_config())
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
                                    statistics=statistics_gen.outputs["statistics"])
-    return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate]
+    return DataValidation(example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
+                          catalog_example_gen(data_root) if catalog else None,
+                          traffic_example_gen(data_root) if traffic else None)
 
 
 def create_validation_pipeline(
@@ -119,12 +155,14 @@ def create_validation_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
+    augmentation: configs.Augmentation = configs.AUGMENTATION,
 ) -> tfx.dsl.Pipeline:
-    """Only the data validation of create_pipeline: checks a new data drop without training anything."""
+    """Only the data validation of create_pipeline: checks a new data drop without training anything (the
+    catalogue and the search traffic too, where a run with these augmentation settings reads them)."""
     return tfx.dsl.Pipeline(
         pipeline_name=configs.VALIDATION_PIPELINE_NAME,
         pipeline_root=pipeline_root,
-        components=data_validation(data_root),
+        components=data_validation(data_root, augmentation.enabled, augmentation.uses_traffic(data_root)).nodes,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],
@@ -178,13 +216,13 @@ def create_pipeline(
         augmentation = dataclasses.replace(augmentation, seed=seed)
     if encoder is not None:
         augmentation = dataclasses.replace(augmentation, encoder_handle=str(configs.encoder_dir(encoder)))
-    components = data_validation(data_root)
-    example_gen, schema_gen, anomalies_gate = components[0], components[2], components[-1]
+    validation = data_validation(data_root, augmentation.enabled, augmentation.uses_traffic(data_root))
+    components = validation.nodes
+    example_gen = validation.example_gen
 
-    training_examples, training_schema = example_gen.outputs["examples"], schema_gen.outputs["schema"]
+    training_examples, training_schema = example_gen.outputs["examples"], validation.schema_gen.outputs["schema"]
     if augmentation.enabled:
-        augmentation_nodes = _augmentation(example_gen, schema_gen, anomalies_gate, data_root, augmentation,
-                                           train_steps, eval_steps,
+        augmentation_nodes = _augmentation(validation, augmentation, train_steps, eval_steps,
                                            trainer_config(teacher_hparams, encoder))
         components += augmentation_nodes
         labeling, training_schema_gen = augmentation_nodes[-2], augmentation_nodes[-1]
@@ -195,7 +233,8 @@ def create_pipeline(
         examples=training_examples,
         schema=training_schema,
         preprocessing_fn=configs.PREPROCESSING_FN)
-    transform.add_upstream_node(anomalies_gate)
+    for gate in validation.gates:
+        transform.add_upstream_node(gate)
 
     trainer = tfx.components.Trainer(
         run_fn=configs.RUN_FN,
@@ -236,40 +275,37 @@ def create_pipeline(
     )
 
 
-def _augmentation(example_gen, schema_gen, anomalies_gate, data_root: str, settings: "configs.Augmentation",
-                  train_steps: Optional[int], eval_steps: Optional[int], teacher_hparams: dict) -> list:
+def _augmentation(validation: DataValidation, settings: "configs.Augmentation", train_steps: Optional[int],
+                  eval_steps: Optional[int], teacher_hparams: dict) -> list:
     """The teacher and the augmentation components; the last two are TeacherLabeling (the student's training
     data) and the ImportSchemaGen of that data. Only the train split of the labelled examples is augmented."""
-    labelled = example_gen.outputs["examples"]
+    labelled, anomalies_gate = validation.example_gen.outputs["examples"], validation.anomalies_gate
+    catalog = validation.catalog_gen.outputs["examples"]
+    traffic = validation.traffic_gen.outputs["examples"] if validation.traffic_gen else None
     teacher = tfx.components.Trainer(
         run_fn=configs.RUN_FN,
         examples=labelled,
-        schema=schema_gen.outputs["schema"],
+        schema=validation.schema_gen.outputs["schema"],
         train_args=_train_args(train_steps),
         eval_args=_eval_args(eval_steps),
         custom_config=teacher_hparams).with_id("TeacherTrainer")
-    teacher.add_upstream_node(anomalies_gate)
+    for gate in validation.gates:  # no training before every input is checked
+        teacher.add_upstream_node(gate)
     teacher_evaluator = tfx.components.Evaluator(
         examples=labelled, model=teacher.outputs["model"], example_splits=[configs.EVAL_SPLIT],
         eval_config=eval_config(gated=False)).with_id("TeacherEvaluator")
-    catalog_gen = catalog_example_gen(data_root, configs.CATALOG_FILE)
-    nodes = [teacher, teacher_evaluator, catalog_gen]
-    traffic = None
-    if settings.uses_traffic(data_root):
-        traffic_gen = traffic_example_gen(data_root)
-        traffic = traffic_gen.outputs["examples"]
-        nodes.append(traffic_gen)
+    nodes = [teacher, teacher_evaluator]
 
     generated = None
     if settings.generation:
         query_generation = QueryGeneration(
-            examples=labelled, catalog=catalog_gen.outputs["examples"], **settings.generation_args)
+            examples=labelled, catalog=catalog, **settings.generation_args)
         query_generation.add_upstream_node(anomalies_gate)
         generated = query_generation.outputs["generated_examples"]
         nodes.append(query_generation)
     encoder_properties = {"encoder_handle": settings.encoder_handle,
                           "encoder_fingerprint": encoder_exports.fingerprint(settings.encoder_handle)}
-    retrieval = Retrieval(examples=labelled, catalog=catalog_gen.outputs["examples"], generated_queries=generated,
+    retrieval = Retrieval(examples=labelled, catalog=catalog, generated_queries=generated,
                           **encoder_properties, **settings.retrieval_args)
     retrieval.add_upstream_node(anomalies_gate)
     labeling = TeacherLabeling(examples=labelled, candidates=retrieval.outputs["candidates"],

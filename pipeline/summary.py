@@ -12,6 +12,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components.augmentation.report import read_report
+from components.search_log_example_gen import executor as ledger  # the checked inputs' ledger properties
 from models import features
 from pipeline import configs
 
@@ -23,19 +24,20 @@ TEACHER = "teacher"  # the augmentation teacher, evaluated on the same eval spli
 class RunRecord:
     """Reads the outputs of the latest execution of each component from this pipeline's MLMD."""
 
-    def __init__(self, output_dir: str):
+    def __init__(self, output_dir: str, pipeline_name: str = configs.PIPELINE_NAME):
         self._store = mlmd.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
             configs.metadata_path(output_dir)))
-        if self._store.get_context_by_type_and_name("pipeline", configs.PIPELINE_NAME) is None:
-            raise FileNotFoundError(f"no run of {configs.PIPELINE_NAME} recorded under {output_dir}")
+        self._pipeline = pipeline_name
+        if self._store.get_context_by_type_and_name("pipeline", pipeline_name) is None:
+            raise FileNotFoundError(f"no run of {pipeline_name} recorded under {output_dir}")
 
     def ran(self, component_id: str) -> bool:
-        node = self._store.get_context_by_type_and_name("node", f"{configs.PIPELINE_NAME}.{component_id}")
+        node = self._store.get_context_by_type_and_name("node", f"{self._pipeline}.{component_id}")
         return bool(node and self._store.get_executions_by_context(node.id))
 
     def output(self, component_id: str, key: str) -> Optional[mlmd.proto.Artifact]:
         """The artifact under `key` of the component's latest execution (None if it made none)."""
-        node = self._store.get_context_by_type_and_name("node", f"{configs.PIPELINE_NAME}.{component_id}")
+        node = self._store.get_context_by_type_and_name("node", f"{self._pipeline}.{component_id}")
         executions = self._store.get_executions_by_context(node.id) if node else []
         if not executions:
             raise LookupError(f"{component_id} has not run under this output directory")
@@ -43,6 +45,28 @@ class RunRecord:
         ids = [event.artifact_id for event in self._store.get_events_by_execution_ids([latest.id])
                if event.type == mlmd.proto.Event.OUTPUT and event.path.steps[0].key == key]
         return self._store.get_artifacts_by_id(ids)[0] if ids else None
+
+
+# The checked inputs of a data drop: (node id, what it reads), in the order a person reads them.
+CHECKED_INPUTS = (("SearchLogExampleGen", "search log"), ("CatalogExampleGen", "catalogue"),
+                  ("TrafficExampleGen", "search traffic"))
+
+
+def quarantine_line(record: RunRecord) -> str:
+    """'quarantined 3 of 1,560 rows read: search log 0 of 888, catalogue 3 of 448 (<file>)' over the checked
+    inputs the run read, from their Examples artifacts' custom properties."""
+    parts, read, quarantined = [], 0, 0
+    for component, name in CHECKED_INPUTS:
+        if not record.ran(component):
+            continue
+        artifact = record.output(component, "examples")
+        rows_read = artifact.custom_properties[ledger.ROWS_READ_PROPERTY].int_value
+        rows_quarantined = artifact.custom_properties[ledger.ROWS_QUARANTINED_PROPERTY].int_value
+        read, quarantined = read + rows_read, quarantined + rows_quarantined
+        where = os.path.join(artifact.custom_properties[ledger.QUARANTINE_URI_PROPERTY].string_value,
+                             ledger.QUARANTINE_FILE)
+        parts.append(f"{name} {rows_quarantined:,} of {rows_read:,}" + (f" ({where})" if rows_quarantined else ""))
+    return f"quarantined {quarantined:,} of {read:,} rows read: " + ", ".join(parts)
 
 
 def split_sizes(statistics_uri: str) -> Dict[str, Dict[str, int]]:

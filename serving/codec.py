@@ -5,6 +5,9 @@ A signature with one input also takes bare values: {"instances": [{"b64": "<base
 serving_default's serialized tf.Example. Strings are UTF-8 text, or {"b64": ...} for binary values.
 Response: {"predictions": [...]}: one value per instance if the signature has one output (as `score`), else one
 object per instance keyed by output name.
+
+Every request is bounded: at most MAX_INSTANCES instances and MAX_INPUT_CHARS characters (bytes for b64) per
+value, each refused with the limit named; the ranker's text inputs (TEXT_INPUTS) must not be empty or blank.
 """
 import base64
 import binascii
@@ -14,6 +17,10 @@ import numpy as np
 import tensorflow as tf
 
 DEFAULT_SIGNATURE = "serving_default"
+MAX_INSTANCES = 1000  # a ranking request is one query's candidates: a few hundred at most
+MAX_INPUT_CHARS = 10_000  # the encoder reads 128 tokens of a pair; a 5 MB title is an error, not a query
+# The ranker's raw-text inputs (models/features.py names): an empty one has nothing to rank by.
+TEXT_INPUTS = ("query", "product_title")
 
 
 class BadRequest(ValueError):
@@ -29,12 +36,21 @@ def _decode_value(value: Any, spec: tf.TensorSpec, where: str) -> Any:
     """One instance's value for one input: text or {"b64"} for strings, numbers (or nested lists) otherwise."""
     if spec.dtype == tf.string:
         if isinstance(value, str):
-            return value.encode("utf-8")
+            if len(value) > MAX_INPUT_CHARS:
+                raise BadRequest(f"{where}: {len(value)} characters, more than the limit of {MAX_INPUT_CHARS}")
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError as error:  # JSON allows lone surrogates ("\ud800"); UTF-8 does not
+                raise BadRequest(f"{where}: not valid Unicode text ({error.reason} at character "
+                                 f"{error.start})") from error
         if isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
             try:
-                return base64.b64decode(value["b64"], validate=True)
+                decoded = base64.b64decode(value["b64"], validate=True)
             except binascii.Error as error:
                 raise BadRequest(f"{where}: 'b64' is not valid base64 ({error})") from error
+            if len(decoded) > MAX_INPUT_CHARS:
+                raise BadRequest(f"{where}: {len(decoded)} bytes, more than the limit of {MAX_INPUT_CHARS}")
+            return decoded
         if isinstance(value, list):
             return [_decode_value(v, spec, where) for v in value]
         raise BadRequest(f"{where}: expected a string or {{\"b64\": ...}}, got {type(value).__name__}")
@@ -74,11 +90,17 @@ def decode_instances(body: Any, signature, signature_name: str) -> Dict[str, tf.
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise BadRequest("\"instances\" must be a non-empty list")
+    if len(instances) > MAX_INSTANCES:
+        raise BadRequest(f"{len(instances)} instances, more than the limit of {MAX_INSTANCES} per request: "
+                         "send them in several requests")
     specs = input_specs(signature)
     columns: Dict[str, List[Any]] = {name: [] for name in specs}
     for index, instance in enumerate(instances):
         for name, value in _instance_inputs(instance, index, specs, signature_name).items():
-            columns[name].append(_decode_value(value, specs[name], f"instance {index} input '{name}'"))
+            decoded = _decode_value(value, specs[name], f"instance {index} input '{name}'")
+            if name in TEXT_INPUTS and isinstance(decoded, bytes) and not decoded.strip():
+                raise BadRequest(f"instance {index} input '{name}' is empty: there is nothing to rank by")
+            columns[name].append(decoded)
     tensors = {}
     for name, values in columns.items():
         try:

@@ -3,7 +3,9 @@ tensorflow_model_server binary exists; production serving is TF Serving itself (
 
   GET  /v1/models/<name>[/versions/<v>]            model status (the served version, AVAILABLE)
   POST /v1/models/<name>[/versions/<v>]:predict    {"signature_name": ..., "instances": [...]}
-Errors are {"error": "..."}: 400 for a bad request, 404 for an unknown model, version or path.
+Errors are {"error": "..."}: 400 for a bad request (serving/codec.py's limits included), 404 for an unknown
+model, version or path, 503 when a request waited more than QUEUE_TIMEOUT_SECONDS for a free scoring slot (the
+server is saturated: the client should back off rather than pile up more requests).
 Responses to predict carry the version that answered in an X-Model-Version header (TF Serving's REST API
 does not report it; its gRPC API does).
 
@@ -24,7 +26,11 @@ from serving import codec
 from serving.model_store import LoadedVersion, ModelStore
 
 STORE = web.AppKey("store", ModelStore)
-MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+SCORING_SLOTS = 2  # requests scored at once (TensorFlow uses the cores inside each); the rest wait their turn
+QUEUE_TIMEOUT_SECONDS = 30.0
+SCORE_BATCH = 128  # a request's instances go through the signature this many at a time: memory stays bounded
+SLOTS = web.AppKey("slots", asyncio.Semaphore)
 VERSION_HEADER = "X-Model-Version"
 
 _NAME = "{name:[^/:]+}"
@@ -35,6 +41,7 @@ def create_app(store: ModelStore, poll_seconds: float) -> web.Application:
     """The app; with poll_seconds > 0 it looks for new versions in the background while it runs."""
     app = web.Application(middlewares=[_json_errors], client_max_size=MAX_BODY_BYTES)
     app[STORE] = store
+    app.cleanup_ctx.append(_scoring_slots)
     app.router.add_get(f"/v1/models/{_NAME}", status)
     app.router.add_get(f"/v1/models/{_NAME}/versions/{_VERSION}", status)
     app.router.add_post(f"/v1/models/{_NAME}:predict", predict)
@@ -95,28 +102,51 @@ async def predict(request: web.Request) -> web.Response:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError) as error:
         return _error(400, f"the request body is not valid JSON: {error}")
+    except RecursionError:
+        return _error(400, "the request body is nested too deeply to be a predict request")
+    slots = request.app[SLOTS]
+    try:
+        await asyncio.wait_for(slots.acquire(), QUEUE_TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:
+        return _error(503, f"the server is busy: no scoring slot came free within {QUEUE_TIMEOUT_SECONDS:.0f} s; "
+                           "retry later")
     try:
         result = await asyncio.get_running_loop().run_in_executor(None, _predict, loaded, body)
     except codec.BadRequest as error:
         return _error(400, str(error))
+    finally:
+        slots.release()
     return web.json_response(result, headers={VERSION_HEADER: str(loaded.version)})
+
+
+async def _scoring_slots(app: web.Application):
+    """cleanup_ctx hook: the semaphore of SCORING_SLOTS, made inside the running event loop."""
+    app[SLOTS] = asyncio.Semaphore(SCORING_SLOTS)
+    yield
 
 
 def _predict(loaded: LoadedVersion, body: Any) -> Dict[str, Any]:
     """Decodes, runs the signature and encodes, in a worker thread."""
     import tensorflow as tf  # already loaded by model_store; named here for its error type
 
-    signature_name = body.get("signature_name", codec.DEFAULT_SIGNATURE) if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise codec.BadRequest(f"the request body must be a JSON object with \"instances\", not a JSON "
+                               f"{type(body).__name__}")
+    signature_name = body.get("signature_name", codec.DEFAULT_SIGNATURE)
     signature = loaded.signatures.get(signature_name) if isinstance(signature_name, str) else None
     if signature is None:
         raise codec.BadRequest(f"signature_name {signature_name!r} not found; version {loaded.version} has: "
                                f"{', '.join(sorted(loaded.signatures))}")
     tensors = codec.decode_instances(body, signature, signature_name)
+    size = int(next(iter(tensors.values())).shape[0])
+    batches = []
     try:
-        outputs = signature(**tensors)
+        for start in range(0, size, SCORE_BATCH):  # bounded memory whatever the request's size
+            batches.append(signature(**{name: t[start:start + SCORE_BATCH] for name, t in tensors.items()}))
     except tf.errors.InvalidArgumentError as error:  # e.g. bytes that are not a serialized tf.Example
         raise codec.BadRequest(f"signature '{signature_name}' rejected the input: {_op_error(error.message)}") \
             from error
+    outputs = {name: tf.concat([batch[name] for batch in batches], axis=0) for name in batches[0]}
     return codec.encode_predictions(outputs)
 
 

@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import re
+import shutil
 
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
@@ -38,9 +39,11 @@ def _sample_rows():
 
 
 def _drop(folder, rows):
-    """A data folder with these rows as its search log; returns the path of the CSV file."""
+    """A data folder with these rows as its search log and the sample's catalogue; returns the path of the
+    search log."""
     data_dir = os.path.join(str(folder), "data")
     os.makedirs(data_dir)
+    shutil.copy(configs.SAMPLE_DATA_DIR / configs.CATALOG_FILE, data_dir)
     path = os.path.join(data_dir, "search_log.csv")
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=features.RAW_COLUMNS)
@@ -96,7 +99,7 @@ def _anomalous_features(folder):
 # Schema drift (item 2): the sample passes, a drifted drop stops at the validator.
 
 def test_the_drift_checks_travel_as_json_in_the_pipeline_definition():
-    validator = search_pipeline.data_validation("data")[3]
+    validator = search_pipeline.data_validation("data").example_validator
     stored = validator.exec_properties["custom_validation_config"]
     assert isinstance(stored, str)  # TFX's proto placeholder here would not compile for Kubeflow V2
     assert custom_validation_config(stored) == search_pipeline.custom_validation_config()
@@ -232,4 +235,64 @@ def test_validate_command_rejects_a_drifted_drop_and_accepts_the_sample(tmp_path
     assert "Data drop REJECTED" in capsys.readouterr().out
     clean = _drop(tmp_path / "clean", _sample_rows())
     assert main(["validate", "--data", os.path.dirname(clean), "--output", str(tmp_path / "out2")]) == 0
-    assert "valid" in capsys.readouterr().out
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "valid" in last and "quarantined 0 of 1,333 rows read: search log 0 of 888, catalogue 0 of 445" in last
+
+
+def test_validate_names_the_quarantined_rows_on_its_last_line(tmp_path, capsys):
+    from pipeline.__main__ import main
+
+    rows = _sample_rows()
+    rows[5][features.RELEVANCE] = "7.0"  # off the scale: one row quarantined, far below the limit
+    path = _drop(tmp_path, rows)
+    assert main(["validate", "--data", os.path.dirname(path), "--output", str(tmp_path / "out")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "quarantined 1 of 1,333 rows read: search log 1 of 888 (" in last and "rows.jsonl)" in last, last
+
+
+# --- the catalogue is validated like the log, before any training ---------------------------------------
+
+def _write_catalog(data_dir, lines):
+    with open(os.path.join(data_dir, configs.CATALOG_FILE), "w", encoding="utf-8") as f:
+        f.write("\n".join(["product_id,product_title"] + lines) + "\n")
+
+
+def test_a_missing_catalogue_is_refused_by_validate(tmp_path, capsys):
+    from pipeline.__main__ import main
+
+    path = _drop(tmp_path, _sample_rows())
+    os.remove(os.path.join(os.path.dirname(path), configs.CATALOG_FILE))
+    assert main(["validate", "--data", os.path.dirname(path), "--output", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert "Data drop REJECTED" in out and "catalog.csv: rule 'no_input'" in out, out
+
+
+def test_catalogue_rows_are_quarantined_with_file_line_and_reason(tmp_path):
+    path = _drop(tmp_path, _sample_rows())
+    with open(configs.SAMPLE_DATA_DIR / configs.CATALOG_FILE, encoding="utf-8") as f:
+        lines = f.read().splitlines()[1:]
+    first_id = lines[0].split(",")[0]
+    _write_catalog(os.path.dirname(path), lines + [f"{first_id},Another title for the first product",
+                                                   "P99998,", "P99999,   "])
+    _validate(tmp_path, path)
+    [uri] = _outputs(tmp_path, "CatalogExampleGen", "examples")
+    with open(os.path.join(uri, example_gen_executor.QUARANTINE_DIR, example_gen_executor.LEDGER_FILE),
+              encoding="utf-8") as f:
+        ledger = json.load(f)
+    assert ledger["rows_read"] == len(lines) + 3 and ledger["rows_kept"] == len(lines)
+    assert {k: v for k, v in ledger["quarantined_per_reason"].items() if v} == {"empty_value": 2, "duplicate": 1}
+    with open(os.path.join(uri, example_gen_executor.QUARANTINE_DIR, example_gen_executor.QUARANTINE_FILE),
+              encoding="utf-8") as f:
+        quarantined = sorted((r["line"], r["reason"], r["column"]) for r in map(json.loads, f))
+    n = len(lines) + 1  # the header is line 1
+    assert quarantined == [(n + 1, "duplicate", "product_id"), (n + 2, "empty_value", "product_title"),
+                           (n + 3, "empty_value", "product_title")]
+
+
+def test_a_catalogue_of_empty_titles_stops_the_run_before_the_teacher_trains(tmp_path, run_test_pipeline):
+    path = _drop(tmp_path, _sample_rows())
+    _write_catalog(os.path.dirname(path), [f"P{i:05d}," for i in range(1, 40)] + ["P00040,Cotton tee"])
+    output = str(tmp_path / "out")
+    with pytest.raises(InvalidSearchLogError, match=r"(?s)The catalogue cannot be used .*quarantine_threshold"):
+        run_test_pipeline(os.path.dirname(path), output)
+    assert not glob.glob(os.path.join(output, "tfx", "TeacherTrainer", "model", "*"))

@@ -75,8 +75,8 @@ def _param(task, name) -> str:
 def test_every_component_is_a_task(spec):
     assert set(spec.root.dag.tasks) == {
         "SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
-        "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "QueryGeneration", "Retrieval",
-        "TeacherLabeling", "TrainingSchemaGen", "Transform",
+        "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "TrafficExampleGen", "QueryGeneration",
+        "Retrieval", "TeacherLabeling", "TrainingSchemaGen", "Transform",
         "Trainer", MODEL_RESOLVER, BLESSING_RESOLVER, "Evaluator", "Pusher"}
     assert spec.pipeline_info.name == configs.PIPELINE_NAME
 
@@ -228,3 +228,16 @@ def test_submit_rejects_a_file_that_is_no_job(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["submit", "--host", "http://kfp.invalid", "--spec", str(bad)])
     assert "no pipelineSpec" in capsys.readouterr().err
+
+
+def test_training_waits_for_the_catalogue_and_the_traffic_checks(spec):
+    for trainer in ("TeacherTrainer", "Transform"):
+        assert {"AnomaliesGate", "CatalogExampleGen", "TrafficExampleGen"} <= _ancestors(spec.root.dag.tasks, trainer)
+
+
+def test_no_traffic_compiles_without_the_traffic_node(tmp_path):
+    from kubeflow import runner
+
+    pipeline = runner.build_pipeline(PIPELINE_ROOT, traffic=False)
+    assert "TrafficExampleGen" not in {c.id for c in pipeline.components}
+    assert "CatalogExampleGen" in {c.id for c in pipeline.components}

@@ -19,7 +19,8 @@ from models import features, signatures
 from pipeline import configs, scoring, summary
 
 COMPONENTS = ("SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
-              "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "QueryGeneration", "Retrieval",
+              "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "TrafficExampleGen", "QueryGeneration",
+              "Retrieval",
               "TeacherLabeling", "TrainingSchemaGen", "Transform", "Trainer", "Evaluator", "Pusher")
 COMPLETE, CACHED = mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED
 
@@ -170,8 +171,15 @@ def test_augmentation_adds_accounted_samples_and_never_touches_eval(output_dir):
     origins = {origin: sum(r[features.ORIGIN] == origin for r in train) for origin in features.ORIGINS}
     assert report["candidates_in"] == report["kept"] + report["rejected"] > 0
     assert origins[features.ORIGIN_LABELLED] == report["labelled_train_rows"] == 711
-    assert origins[features.ORIGIN_GENERATED] + origins[features.ORIGIN_RETRIEVED] == report["kept"] > 0
+    assert (origins[features.ORIGIN_GENERATED] + origins[features.ORIGIN_RETRIEVED]
+            + origins[features.ORIGIN_TRAFFIC]) == report["kept"] > 0
     assert origins[features.ORIGIN_GENERATED] > 0 and origins[features.ORIGIN_RETRIEVED] > 0
+    # The sample's search traffic: each of its 224 impressions is a candidate, graded by the teacher.
+    traffic = _latest_artifact(output_dir, "TrafficExampleGen", "examples")
+    assert traffic.get_int_custom_property("rows_kept") == 224
+    traffic_rejected = sum(report["rejected_by_origin"].get(features.ORIGIN_TRAFFIC, {}).values())
+    assert origins[features.ORIGIN_TRAFFIC] + traffic_rejected == 224
+    assert origins[features.ORIGIN_TRAFFIC] == report["kept_by_origin"][features.ORIGIN_TRAFFIC] > 150
     # The eval split passes through untouched, and no eval query reaches training.
     assert len(evaluation) == 177 and {r[features.ORIGIN] for r in evaluation} == {features.ORIGIN_LABELLED}
     eval_queries = {r[features.QUERY].strip().casefold() for r in evaluation}

@@ -1,5 +1,5 @@
 """QueryGeneration's spec and channels, and its wiring in a real (tiny) pipeline: the catalogue's own
-CsvExampleGen and the labelled ExampleGen feed it under LocalDagRunner, as in pipeline/pipeline.py."""
+checked ExampleGen and the labelled ExampleGen feed it under LocalDagRunner, as in pipeline/pipeline.py."""
 import glob
 import json
 import os
@@ -9,7 +9,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components import examples_io
 from components.augmentation.report import REPORT_FILE, AugmentationReport
-from components.query_generation.component import CATALOG_SPLIT, QueryGeneration, catalog_example_gen
+from components.query_generation.component import CATALOG_SPLIT, QueryGeneration
 from pipeline import configs, runners
 from pipeline import pipeline as search_pipeline
 
@@ -24,7 +24,7 @@ def _example_gen(data_root):
 
 def test_spec_and_channels(sample_data_dir):
     example_gen = _example_gen(sample_data_dir)
-    catalog_gen = catalog_example_gen(sample_data_dir)
+    catalog_gen = search_pipeline.catalog_example_gen(sample_data_dir)
     component = QueryGeneration(examples=example_gen.outputs["examples"], catalog=catalog_gen.outputs["examples"],
                                 queries_per_product=4, backend_config={"n_threads": 1, "model_path": "/m.gguf"})
     assert catalog_gen.id == "CatalogExampleGen"
@@ -40,7 +40,7 @@ def test_spec_and_channels(sample_data_dir):
 
 def test_in_a_local_pipeline(tmp_path, sample_data_dir):
     example_gen = _example_gen(sample_data_dir)
-    catalog_gen = catalog_example_gen(sample_data_dir, pattern=configs.CATALOG_FILE)
+    catalog_gen = search_pipeline.catalog_example_gen(sample_data_dir)
     query_generation = QueryGeneration(
         examples=example_gen.outputs["examples"], catalog=catalog_gen.outputs["examples"], queries_per_product=2,
         max_products=3, max_rounds=1, seed=configs.QG_SEED, backend_config=configs.QG_BACKEND_CONFIG)

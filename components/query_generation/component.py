@@ -1,16 +1,15 @@
 """QueryGeneration: an LLM writes plausible shopper queries for catalogue products (sample augmentation).
 
-The catalogue enters the pipeline as Examples of its own: a second CsvExampleGen over the data folder's
-catalog.csv with one output split (`catalog_example_gen` below). The labelled examples are read only for
+The catalogue enters the pipeline as Examples of its own: a second ExampleGen over the data folder's
+catalog.csv with one output split, CATALOG_SPLIT, under the search log's row rules (pipeline/pipeline.py
+`catalog_example_gen`). The labelled examples are read only for
 their `train` split's queries, so the eval split never flows into augmentation.
 """
 import json
 from typing import Any, Mapping, Optional
 
 from tfx import types
-from tfx.components import CsvExampleGen
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
@@ -55,7 +54,7 @@ class QueryGeneration(base_component.BaseComponent):
     """Writes up to k shopper queries per catalogue product with an LLM, filtered and accounted for.
 
     Usage:
-        catalog_gen = catalog_example_gen(data_root)
+        catalog_gen = pipeline.catalog_example_gen(data_root)  # pipeline/pipeline.py
         query_generation = QueryGeneration(
             examples=example_gen.outputs["examples"], catalog=catalog_gen.outputs["examples"],
             queries_per_product=3, max_products=200)
@@ -112,14 +111,3 @@ class QueryGeneration(base_component.BaseComponent):
             generated_examples=generated_examples or types.Channel(type=standard_artifacts.Examples),
             report=report or types.Channel(type=AugmentationReport))
         super().__init__(spec=spec)
-
-
-def catalog_example_gen(data_root: str, pattern: str = "catalog.csv") -> CsvExampleGen:
-    """CsvExampleGen over the catalogue CSV (product_id, product_title) into one split, `catalog`, with the
-    node id "CatalogExampleGen" (a pipeline's second ExampleGen needs an id of its own)."""
-    return CsvExampleGen(
-        input_base=data_root,
-        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=CATALOG_SPLIT, pattern=pattern)]),
-        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-            example_gen_pb2.SplitConfig.Split(name=CATALOG_SPLIT, hash_buckets=1)])),
-    ).with_id("CatalogExampleGen")

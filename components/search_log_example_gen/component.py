@@ -27,13 +27,14 @@ class SearchLogExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         executor.MAX_QUARANTINE_FRACTION_KEY: ExecutionParameter(type=float),
         executor.MAX_TEXT_CHARS_KEY: ExecutionParameter(type=int),
-        executor.GRADED_KEY: ExecutionParameter(type=int, optional=True),
+        executor.INPUT_KIND_KEY: ExecutionParameter(type=str, optional=True),
     }
 
 
 class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
-    """Validating ExampleGen for `query_id,query,product_id,product_title,relevance` CSV files (judgements), or
-    for `query_id,query,product_id,product_title` files (impressions: the search traffic, graded=False).
+    """Validating ExampleGen for `query_id,query,product_id,product_title,relevance` CSV files (judgements), for
+    `query_id,query,product_id,product_title` files (impressions: the search traffic) or for
+    `product_id,product_title` files (the catalogue): input_kind says which.
 
     Usage:
         example_gen = SearchLogExampleGen(
@@ -55,7 +56,7 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
         range_config: Optional[Union[range_config_pb2.RangeConfig, data_types.RuntimeParameter]] = None,
         max_quarantine_fraction: float = rules.DEFAULT_MAX_QUARANTINE_FRACTION,
         max_text_chars: int = rules.DEFAULT_MAX_TEXT_CHARS,
-        graded: bool = True,
+        input_kind: str = rules.JUDGEMENTS,
     ):
         """Args:
           input_base: the folder of the CSV files (header `query_id,query,product_id,product_title,relevance`,
@@ -67,9 +68,10 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
           range_config: span range, as for any FileBasedExampleGen.
           max_quarantine_fraction: the run fails if a larger fraction of the rows read is quarantined.
           max_text_chars: query and product_title values longer than this are cut to it (rows kept, counted).
-          graded: True for judgements (a relevance column on the scale of models/features.py); False for
-            impressions (no relevance column: the products shown for logged queries, graded later by the
-            teacher). The same row rules apply otherwise, with a ledger of their own.
+          input_kind: "judgements" (a relevance column on the scale of models/features.py), "impressions" (no
+            relevance column: the products shown for logged queries, graded later by the teacher) or "catalog"
+            (product_id and product_title; one row per product). The same row rules apply otherwise, with a
+            ledger of their own.
         """
         # FileBasedExampleGen.__init__ builds its own spec class; this builds the extended one the same way.
         input_config = input_config or utils.make_default_input_config()
@@ -84,8 +86,9 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             max_quarantine_fraction=float(max_quarantine_fraction),
             max_text_chars=int(max_text_chars),
-            graded=int(bool(graded)),
+            input_kind=input_kind,
             examples=types.Channel(type=standard_artifacts.Examples))
         executor.max_quarantine_fraction(spec.exec_properties)  # fail at construction on a bad value
         executor.max_text_chars(spec.exec_properties)
+        executor.input_kind(spec.exec_properties)
         base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

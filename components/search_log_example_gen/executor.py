@@ -26,8 +26,8 @@ from models import features
 # Execution parameters (the component's spec; defaults in rules.py when absent).
 MAX_QUARANTINE_FRACTION_KEY = "max_quarantine_fraction"
 MAX_TEXT_CHARS_KEY = "max_text_chars"
-# 1 (default): judgements, with a relevance grade; 0: impressions (the search traffic), the same without one.
-GRADED_KEY = "graded"
+# What the files hold (rules.KINDS): judgements (default), impressions (the search traffic) or the catalogue.
+INPUT_KIND_KEY = "input_kind"
 
 # What the executor writes into the Examples artifact's folder, beside the Split-* folders.
 QUARANTINE_DIR = "quarantine"
@@ -60,9 +60,10 @@ def max_text_chars(exec_properties: Dict[str, Any]) -> int:
     return value
 
 
-def graded(exec_properties: Dict[str, Any]) -> bool:
-    value = exec_properties.get(GRADED_KEY)
-    return True if value is None else bool(int(value))
+def input_kind(exec_properties: Dict[str, Any]) -> str:
+    kind = exec_properties.get(INPUT_KIND_KEY) or rules.JUDGEMENTS
+    rules.columns_of(kind)  # refuses an unknown kind
+    return kind
 
 
 def quarantine_record(record: reader.Record, path: str, reason: str, column, detail: str,
@@ -80,7 +81,7 @@ def quarantine_record(record: reader.Record, path: str, reason: str, column, det
 def to_example(values: Dict[str, str]) -> tf.train.Example:
     """A valid row as a tf.Example: text columns as bytes, relevance (where the row has one) as a float."""
     feature = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[values[name].encode("utf-8")]))
-               for name in features.IMPRESSION_COLUMNS}
+               for name in features.IMPRESSION_COLUMNS if name in values}
     if features.RELEVANCE in values:
         grade, _ = rules.parse_relevance(values[features.RELEVANCE])
         feature[features.RELEVANCE] = tf.train.Feature(float_list=tf.train.FloatList(value=[grade]))
@@ -121,11 +122,14 @@ class _ReadRows(beam.DoFn):
 
 
 class _ResolveQuery(beam.DoFn):
-    """The query_id and duplicate rules on all valid rows of one query_id (deterministic: sorted inside)."""
+    """The dataset rules on all valid rows of one key (rules.resolve; deterministic: sorted inside)."""
+
+    def __init__(self, kind: str):
+        self._kind = kind
 
     def process(self, keyed_rows):
         _, rows = keyed_rows
-        kept, quarantined = rules.resolve_query(list(rows))
+        kept, quarantined = rules.resolve(self._kind, list(rows))
         for row, reason, column, detail in quarantined:
             yield beam.pvalue.TaggedOutput(_QUARANTINED, {
                 "file": row["file"], "line": row["line"], "last_line": row["last_line"], "reason": reason,
@@ -155,7 +159,8 @@ class _SearchLogToExample(beam.PTransform):
         super().__init__()
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
         self._max_chars = max_text_chars(exec_properties)
-        self._columns = rules.columns_of(graded(exec_properties))
+        self._kind = input_kind(exec_properties)
+        self._columns = rules.columns_of(self._kind)
         self.files: List[str] = []
         self.quarantined = self.tally = None
 
@@ -175,9 +180,9 @@ class _SearchLogToExample(beam.PTransform):
                 | "ReadRows" >> beam.ParDo(_ReadRows(headers, self._max_chars, self._columns)).with_outputs(
                     _QUARANTINED, _TALLY, main=_VALID))
         resolved = (rows[_VALID]
-                    | "KeyByQueryId" >> beam.Map(lambda row: (row["values"][features.QUERY_ID], row))
+                    | "KeyByQueryId" >> beam.Map(lambda row, key: (row["values"][key], row), rules.KEY_COLUMN[self._kind])
                     | "GroupByQueryId" >> beam.GroupByKey()
-                    | "ResolveQueries" >> beam.ParDo(_ResolveQuery()).with_outputs(_QUARANTINED, main=_VALID))
+                    | "ResolveQueries" >> beam.ParDo(_ResolveQuery(self._kind)).with_outputs(_QUARANTINED, main=_VALID))
         kept = resolved[_VALID]
         self.quarantined = ((rows[_QUARANTINED], resolved[_QUARANTINED])
                             | "FlattenQuarantined" >> beam.Flatten())
@@ -239,10 +244,10 @@ def _counts(mapping: Dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in mapping.items() if count) or "none"
 
 
-def render_ledger(ledger: Dict[str, Any], report_dir: str) -> str:
+def render_ledger(ledger: Dict[str, Any], report_dir: str, kind: str = rules.JUDGEMENTS) -> str:
     """The ledger as a small table for the log."""
     width = max([len("total")] + [len(path) for path in ledger["files"]])
-    lines = [f"Search log ledger ({os.path.join(report_dir, LEDGER_FILE)}):",
+    lines = [f"{rules.DESCRIPTION[kind].capitalize()} ledger ({os.path.join(report_dir, LEDGER_FILE)}):",
              f"  {'file':<{width}}  {'read':>7}  {'kept':>7}  {'quarantined':>11}  {'blank lines':>11}"]
     for path, entry in ledger["files"].items():
         lines.append(f"  {path:<{width}}  {entry['rows_read']:>7}  {entry['rows_kept']:>7}  "
@@ -336,14 +341,15 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             ledger = json.loads(f.read())
         # A warning when rows were quarantined, so that it shows at the default log level.
         (logging.warning if ledger["rows_quarantined"] else logging.info)(
-            "%s", render_ledger(ledger, self._report_dir))
+            "%s", render_ledger(ledger, self._report_dir, input_kind(exec_properties)))
         problems = ledger_problems(ledger)
         if problems:
             raise RuntimeError("SearchLogExampleGen's ledger does not add up (a bug): " + "; ".join(problems))
         problems = failures(ledger, self._report_dir)
         if problems:
             raise rules.InvalidSearchLogError(
-                "The search log cannot be used for training; fix the data and rerun:\n  " + "\n  ".join(problems))
+                f"The {rules.DESCRIPTION[input_kind(exec_properties)]} cannot be used for training; fix the data "
+                "and rerun:\n  " + "\n  ".join(problems))
         examples.set_int_custom_property(ROWS_READ_PROPERTY, ledger["rows_read"])
         examples.set_int_custom_property(ROWS_KEPT_PROPERTY, ledger["rows_kept"])
         examples.set_int_custom_property(ROWS_QUARANTINED_PROPERTY, ledger["rows_quarantined"])

@@ -17,10 +17,17 @@ FAIL, QUARANTINE, TRUNCATE = "fail", "quarantine", "truncate"
 DEFAULT_MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this fraction of the rows read: fail
 DEFAULT_MAX_TEXT_CHARS = 1000  # longer query or product_title values are cut to this many characters
 
-# Columns that must be non-empty (judgements: the graded search log; impressions: the same without a grade),
-# and the free-text columns that are truncated when too long.
+# What a file holds: judgements (the graded search log), impressions (the search traffic: the same without a
+# grade) or the catalogue. Each kind has its required (non-empty) columns and the column whose rows are
+# resolved together (one text per query id and one row per (query, product); one row per product id).
+JUDGEMENTS, IMPRESSIONS, CATALOG = "judgements", "impressions", "catalog"
+KINDS = (JUDGEMENTS, IMPRESSIONS, CATALOG)
 REQUIRED_COLUMNS = features.RAW_COLUMNS
-IMPRESSION_COLUMNS = features.IMPRESSION_COLUMNS
+COLUMNS = {JUDGEMENTS: features.RAW_COLUMNS, IMPRESSIONS: features.IMPRESSION_COLUMNS,
+           CATALOG: features.CATALOG_COLUMNS}
+KEY_COLUMN = {JUDGEMENTS: features.QUERY_ID, IMPRESSIONS: features.QUERY_ID, CATALOG: features.PRODUCT_ID}
+DESCRIPTION = {JUDGEMENTS: "search log", IMPRESSIONS: "search traffic (impressions)", CATALOG: "catalogue"}
+# The free-text columns that are truncated when too long (those a kind has).
 TEXT_COLUMNS = (features.QUERY, features.PRODUCT_TITLE)
 
 # Reason codes (the `reason` of a quarantined row, and the keys of the ledger's counts).
@@ -45,7 +52,8 @@ Rule = collections.namedtuple("Rule", ["code", "scope", "decision", "description
 RULES = (
     Rule(NO_INPUT, "input", FAIL, "the split pattern matches no file, or no row is kept"),
     Rule(HEADER, "file", FAIL, "the header names each column of models/features.py RAW_COLUMNS (impressions: "
-         "IMPRESSION_COLUMNS) exactly once (any order); the error lists the missing, unexpected and repeated names"),
+         "IMPRESSION_COLUMNS; catalogue: CATALOG_COLUMNS) exactly once (any order); the error lists the missing, "
+         "unexpected and repeated names"),
     Rule(ENCODING, "file", FAIL, "the file is strict UTF-8 (a leading BOM is allowed); the error gives the line, "
          "the byte offset (0-based, from the start of the file) and the column of the first bad byte"),
     Rule(UNTERMINATED_QUOTE, "file", FAIL, "a quoted field is closed before the end of the file (otherwise the "
@@ -54,7 +62,7 @@ RULES = (
          "closing quote, no NUL byte)"),
     Rule(FIELD_COUNT, "row", QUARANTINE, "the row has as many fields as the header"),
     Rule(EMPTY_VALUE, "row", QUARANTINE, "query_id, query, product_id, product_title and relevance (impressions: "
-         "the first four) are not empty or only whitespace"),
+         "the first four; catalogue: product_id and product_title) are not empty or only whitespace"),
     Rule(RELEVANCE_NOT_A_NUMBER, "row", QUARANTINE, "relevance is a decimal number (not text, NaN or inf)"),
     Rule(RELEVANCE_OUT_OF_RANGE, "row", QUARANTINE, "relevance is within [RELEVANCE_MIN, RELEVANCE_MAX] of "
          "models/features.py"),
@@ -62,8 +70,9 @@ RULES = (
          "to that length; the row is kept and counted per column"),
     Rule(QUERY_ID_CONFLICT, "query_id", QUARANTINE, "a query_id has one query text; if its valid rows carry "
          "two or more texts, every row of that query_id is quarantined (no way to tell which text is right)"),
-    Rule(DUPLICATE, "query_id, product_id", QUARANTINE, "one row per (query_id, product_id); the first by "
-         "(file path, line) is kept, later ones are quarantined whether or not their values are equal"),
+    Rule(DUPLICATE, "query_id, product_id", QUARANTINE, "one row per (query_id, product_id) (catalogue: per "
+         "product_id); the first by (file path, line) is kept, later ones are quarantined whether or not their "
+         "values are equal"),
     Rule(QUARANTINE_THRESHOLD, "input", FAIL, "at most max_quarantine_fraction of the rows read are "
          "quarantined; the error summarises the reasons"),
 )
@@ -86,9 +95,11 @@ def location(path: str, line: Optional[int] = None, column: Optional[str] = None
     return ", ".join(parts)
 
 
-def columns_of(graded: bool) -> Tuple[str, ...]:
-    """The required columns of a graded search log (judgements) or of ungraded impressions."""
-    return REQUIRED_COLUMNS if graded else IMPRESSION_COLUMNS
+def columns_of(kind: str) -> Tuple[str, ...]:
+    """The required columns of a kind of input (KINDS)."""
+    if kind not in COLUMNS:
+        raise ValueError(f"unknown input kind {kind!r}; known: {', '.join(KINDS)}")
+    return COLUMNS[kind]
 
 
 def header_problems(header: Sequence[str], columns: Sequence[str] = REQUIRED_COLUMNS) -> List[str]:
@@ -155,13 +166,29 @@ def check_row(header: Sequence[str], fields: Sequence[str], columns: Sequence[st
 
 def truncate(values: Dict[str, str], max_chars: int) -> Tuple[Dict[str, str], List[str]]:
     """Cuts each text column longer than max_chars characters; returns the values and the cut columns."""
-    cut = [column for column in TEXT_COLUMNS if len(values[column]) > max_chars]
+    cut = [column for column in TEXT_COLUMNS if column in values and len(values[column]) > max_chars]
     if not cut:
         return values, []
     values = dict(values)
     for column in cut:
         values[column] = values[column][:max_chars]
     return values, cut
+
+
+def resolve_product(rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, str, str]]]:
+    """The catalogue's rule on the valid rows of one product_id: the first by (file path, line) is kept, later
+    ones are quarantined (a product has one title)."""
+    rows = sorted(rows, key=lambda row: (row["file"], row["line"]))
+    first = rows[0]
+    return rows[:1], [(row, DUPLICATE, features.PRODUCT_ID,
+                       f"{features.PRODUCT_ID} already kept from {location(first['file'], first['line'])}; "
+                       f"{'an exact copy' if first['values'] == row['values'] else 'differing values'}")
+                      for row in rows[1:]]
+
+
+def resolve(kind: str, rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, str, str]]]:
+    """The dataset rules of one key (KEY_COLUMN[kind]) of a kind of input."""
+    return resolve_product(rows) if kind == CATALOG else resolve_query(rows)
 
 
 def resolve_query(rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, str, str]]]:
