@@ -314,6 +314,25 @@ def test_very_long_title_is_truncated_and_counted(tmp_path):
     assert title == ("Travel mug " * 1000)[:200]
 
 
+def test_ids_that_differ_only_by_surrounding_spaces_are_one_id(tmp_path):
+    _write(tmp_path, "search_log.csv", GOOD + ['"q1 ",running shoes," p1",Stride Lite running shoes,0.0'])
+    examples, ledger, quarantined = _run(tmp_path)
+    # The conflicting grade for (q1, p1) is a duplicate, not a new pair of ids.
+    assert _reasons(quarantined) == [("duplicate", 6, "product_id")]
+    assert {(r[features.QUERY_ID], r[features.PRODUCT_ID]) for r in _all_examples(examples)} == {
+        ("q1", "p1"), ("q1", "p2"), ("q2", "p3"), ("q3", "p4")}
+
+
+def test_a_one_megabyte_title_is_cut_and_kept_not_quarantined(tmp_path):
+    # Above Python csv's default field limit (131,072 characters), which made it a csv_syntax row.
+    title = "Insulated travel mug " * 50_000  # 1.05 million characters
+    _write(tmp_path, "search_log.csv", GOOD + [f"q5,mug,p5,{title},2.0"])
+    examples, ledger, quarantined = _run(tmp_path)
+    assert quarantined == [] and ledger["truncated_per_column"]["product_title"] == 1
+    kept = {r[features.PRODUCT_ID]: r[features.PRODUCT_TITLE] for r in _all_examples(examples)}
+    assert kept["p5"] == title[:rules.DEFAULT_MAX_TEXT_CHARS]
+
+
 def test_mixed_scripts_multiline_titles_and_blank_lines_pass(tmp_path):
     path = _write(tmp_path, "search_log.csv", GOOD + ["", "q5,iphone 15 手机壳,p5,Lumora X5 手机壳 透明,3.0",
                                                       'q5,iphone 15 手机壳,p6,"Phone case,\nclear",2.0', ""])

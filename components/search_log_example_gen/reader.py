@@ -71,6 +71,7 @@ def column_at(header: Optional[List[str]], line_prefix: str) -> Optional[str]:
 
 def read_header(path: str, binary: BinaryIO) -> List[str]:
     """The column names on line 1; raises InvalidSearchLogError if there is none or it is not UTF-8 CSV."""
+    csv.field_size_limit(rules.MAX_FIELD_CHARS)  # process-wide, idempotent: the limit this reader intends
     lines = _Lines(path, binary)
     try:
         header = next(csv.reader(lines, strict=True), None)
@@ -89,6 +90,7 @@ def read_records(path: str, binary: BinaryIO, header: List[str]) -> Iterator[Rec
 
     Raises InvalidSearchLogError on a byte that is not UTF-8 and on a quoted field left open at the end.
     """
+    csv.field_size_limit(rules.MAX_FIELD_CHARS)
     lines = _Lines(path, binary, header)
     reader = csv.reader(lines, strict=True)
     next(reader, None)  # the header, checked by read_header

@@ -16,6 +16,9 @@ FAIL, QUARANTINE, TRUNCATE = "fail", "quarantine", "truncate"
 # Defaults of the two knobs (the component's parameters of the same names).
 DEFAULT_MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this fraction of the rows read: fail
 DEFAULT_MAX_TEXT_CHARS = 1000  # longer query or product_title values are cut to this many characters
+# The longest field the CSV reader takes in (Python's csv stops at 131,072 characters by default): a longer
+# text is read whole, then cut to max_text_chars and kept; only a field beyond this is a csv_syntax row.
+MAX_FIELD_CHARS = 16 * 1024 * 1024
 
 # What a file holds: judgements (the graded search log), impressions (the search traffic: the same without a
 # grade) or the catalogue. Each kind has its required (non-empty) columns and the column whose rows are
@@ -29,6 +32,9 @@ KEY_COLUMN = {JUDGEMENTS: features.QUERY_ID, IMPRESSIONS: features.QUERY_ID, CAT
 DESCRIPTION = {JUDGEMENTS: "search log", IMPRESSIONS: "search traffic (impressions)", CATALOG: "catalogue"}
 # The free-text columns that are truncated when too long (those a kind has).
 TEXT_COLUMNS = (features.QUERY, features.PRODUCT_TITLE)
+
+# Id columns lose surrounding whitespace (a copy-paste artefact, not a different id).
+ID_COLUMNS = (features.QUERY_ID, features.PRODUCT_ID)
 
 # Reason codes (the `reason` of a quarantined row, and the keys of the ledger's counts).
 FIELD_COUNT = "field_count"
@@ -153,6 +159,9 @@ def check_row(header: Sequence[str], fields: Sequence[str], columns: Sequence[st
     for column in columns:
         if not values[column].strip():
             return (EMPTY_VALUE, column, f"{column} is empty"), None
+    for column in ID_COLUMNS:  # "q0001 " is q0001: surrounding spaces must not make a second id
+        if column in values:
+            values[column] = values[column].strip()
     if features.RELEVANCE not in columns:
         return None, values
     _, reason = parse_relevance(values[features.RELEVANCE])
