@@ -147,14 +147,24 @@ def run_pipeline(drop: str, output: str, flags: List[str], seed: int, log_path: 
     return {"command": " ".join(command[1:]), "exit_code": code, "wall_seconds": round(time.time() - start, 1)}
 
 
-def measure(run: str, seed: int, data: homedepot.HomeDepot, workdir: str, cosines: List[float]) -> dict:
+def measure(run: str, seed: int, data: homedepot.HomeDepot, workdir: str, cosines: List[float],
+            reuse: bool = False) -> dict:
+    """Runs the pipeline on the run's drop (unless reuse and that run finished already) and scores it."""
     spec = RUNS[run]
     drop = os.path.join(workdir, f"drop_{spec['labels']}{'_traffic' if spec['traffic'] else ''}")
     counts = build_drop(data, spec["labels"], spec["traffic"], drop)
     output = os.path.join(workdir, f"{run}_seed{seed}")
-    print(f"[pipeline_benchmark] {run} seed {seed}: running the pipeline on {drop} ({counts})", flush=True)
-    result = {"run": run, "seed": seed, "drop": counts,
-              **run_pipeline(drop, output, spec["flags"], seed, os.path.join(workdir, f"{run}_seed{seed}.log"))}
+    log_path = os.path.join(workdir, f"{run}_seed{seed}.log")
+    if reuse and _wall_seconds_of(log_path) is not None:  # that run finished: score what it made
+        print(f"[pipeline_benchmark] {run} seed {seed}: scoring the finished run under {output}", flush=True)
+        result = {"run": run, "seed": seed, "drop": counts, "exit_code": 0, "reused": True,
+                  "command": f"(reused) pipeline run --data {drop} --output {output} --seed {seed} "
+                             + " ".join(spec["flags"]),
+                  "wall_seconds": _wall_seconds_of(log_path)}
+    else:
+        print(f"[pipeline_benchmark] {run} seed {seed}: running the pipeline on {drop} ({counts})", flush=True)
+        result = {"run": run, "seed": seed, "drop": counts,
+                  **run_pipeline(drop, output, spec["flags"], seed, log_path)}
     if result["exit_code"]:
         print(f"[pipeline_benchmark] {run} seed {seed}: the pipeline failed (exit {result['exit_code']}), see "
               f"{workdir}/{run}_seed{seed}.log", flush=True)
@@ -190,6 +200,16 @@ def measure(run: str, seed: int, data: homedepot.HomeDepot, workdir: str, cosine
     return result
 
 
+def _wall_seconds_of(log_path: str) -> Optional[float]:
+    """The 'Wall time: N s' line `python -m pipeline run` ends with, where its log has one."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f if line.startswith("Wall time: ")]
+    except OSError:
+        return None
+    return float(lines[-1].split()[2]) if lines else None
+
+
 def compare(results: List[dict], zero_shot: dict) -> Dict[str, dict]:
     """Paired per-query differences (headline NDCG@10) of the issue's bars, per seed."""
     by = {(r["run"], r["seed"]): r for r in results if "served" in r}
@@ -221,7 +241,8 @@ def render_markdown(report: dict) -> str:
         kept = r.get("augmentation", {}).get("kept", "–")
         lines.append(f"| {r['run']} | {r['seed']} | {'yes' if r['pushed'] else 'no'} | {fmt(r, 'served')} | "
                      f"{fmt(r, 'student_alone')} | {fmt(r, 'teacher_label')} | {fmt(r, 'teacher_cross_encoder')} | "
-                     f"{fmt(r, 'served', 'pairwise_accuracy')} | {kept} | {r['wall_seconds'] / 60:.0f} min |")
+                     f"{fmt(r, 'served', 'pairwise_accuracy')} | {kept} | "
+                     f"{(r['wall_seconds'] or 0) / 60:.0f} min |")
     z = report["zero_shot"]
     lines += ["", f"Zero-shot {configs.ENCODER} cosine: NDCG@10 {z['ndcg@10']:.4f}, pairwise "
               f"{z['pairwise_accuracy']:.4f}.", "", "Paired differences (headline NDCG@10, 95% interval):", ""]
@@ -242,6 +263,9 @@ def _parse(argv):
     parser.add_argument("--output", default=str(REPO_ROOT / "benchmarks" / "results"))
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, of {', '.join(RUNS)}")
     parser.add_argument("--seeds", default="42", help="comma-separated seeds")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score a run that finished already (its log ends with the wall time) without running "
+                             "it again")
     return parser.parse_args(argv)
 
 
@@ -258,19 +282,26 @@ def main(argv=None) -> int:
     zero_shot = run_zero_shot(dev)
     cosines = zero_shot["scores"]
     zero_shot_figures = _figures(dev, cosines)
-    results = [measure(run, int(seed), data, args.workdir, cosines)
-               for seed in args.seeds.split(",") for run in runs]
-    report = {"command": "python -m benchmarks.pipeline_benchmark " + " ".join(argv or sys.argv[1:]),
-              "machine": machine_info(), "zero_shot": {k: v for k, v in zero_shot_figures.items() if k != "per_query"},
-              "differences": compare(results, zero_shot_figures),
-              "results": [_strip_per_query(r) for r in results]}
-    os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "pipeline_benchmark.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2, sort_keys=True)
-    with open(os.path.join(args.output, "pipeline_benchmark.md"), "w", encoding="utf-8") as f:
-        f.write(render_markdown(report))
+    results = []
+    for seed in args.seeds.split(","):
+        for run in runs:
+            results.append(measure(run, int(seed), data, args.workdir, cosines, args.reuse))
+            report = {"command": "python -m benchmarks.pipeline_benchmark " + " ".join(argv or sys.argv[1:]),
+                      "machine": machine_info(),
+                      "zero_shot": {k: v for k, v in zero_shot_figures.items() if k != "per_query"},
+                      "differences": compare(results, zero_shot_figures),
+                      "results": [_strip_per_query(r) for r in results]}
+            _write(report, args.output)  # after every run: a long benchmark stopped midway keeps its results
     print(render_markdown(report))
     return 0
+
+
+def _write(report: dict, output: str) -> None:
+    os.makedirs(output, exist_ok=True)
+    with open(os.path.join(output, "pipeline_benchmark.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    with open(os.path.join(output, "pipeline_benchmark.md"), "w", encoding="utf-8") as f:
+        f.write(render_markdown(report))
 
 
 if __name__ == "__main__":

@@ -83,3 +83,12 @@ def test_the_scored_version_is_the_newest_complete_one(tmp_path):
 def test_the_workdir_must_be_outside_the_repository():
     with pytest.raises(SystemExit, match="outside the repository"):
         pb.main(["--workdir", str(pb.REPO_ROOT / "build" / "bench")])
+
+
+def test_a_finished_run_is_recognised_by_its_wall_time_line(tmp_path):
+    log = tmp_path / "run.log"
+    assert pb._wall_seconds_of(str(log)) is None  # no log: never ran
+    log.write_text("INFO step 10/100\n", encoding="utf-8")
+    assert pb._wall_seconds_of(str(log)) is None  # still running, or killed
+    log.write_text("INFO step 100/100\nBlessed: yes\nWall time: 2412 s\n", encoding="utf-8")
+    assert pb._wall_seconds_of(str(log)) == 2412.0
