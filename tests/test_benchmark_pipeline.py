@@ -55,10 +55,11 @@ def test_the_few_label_drop_has_the_budget_judged_and_the_rest_as_ungraded_traff
     assert list(impressions[0]) == list(features.IMPRESSION_COLUMNS)  # no grade column
     assert sorted((r["query_id"], r["product_id"]) for r in impressions) == [("q2", "p1"), ("q2", "p3"), ("q3", "p4")]
     # The pipeline's own rule table accepts both files as they are.
-    for name, graded in (("search_log.csv", True), ("impressions.csv", False)):
+    for name, kind in (("search_log.csv", rules.JUDGEMENTS), ("impressions.csv", rules.IMPRESSIONS),
+                       ("catalog.csv", rules.CATALOG)):
         with open(drop / name, encoding="utf-8") as f:
             header = next(csv.reader(f))
-        rules.check_header(name, header, rules.columns_of(graded))
+        rules.check_header(name, header, rules.columns_of(kind))
     assert len(_read(drop / "catalog.csv")) == 6
 
 
