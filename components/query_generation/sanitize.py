@@ -2,8 +2,10 @@
 
 Checks, in this order (the first that fails names the reason):
   empty           nothing left after stripping list markers and quotes
+  markup          chat-template or special-token markup ("<|im_start|>", "</s>", "<s>", "[INST]", "<<SYS>>")
   non_printable   control, format or private-use characters
   too_long        more than `max_query_chars` characters
+  too_short       fewer than two letters, digits or Han characters ("x", "7")
   echo            a label or the instruction of the prompt repeated ("Product title: ...")
   injection       instruction-like text ("ignore the instructions", "忽略以上指令"), or text that only the
                   instruction hidden in an adversarial title contains
@@ -17,8 +19,9 @@ Checks, in this order (the first that fails names the reason):
   surplus         the product already has its k queries
 
     query_filter = QueryFilter("Stride Lite men's canvas sneakers, black", k=2, max_query_chars=60)
-    [query_filter.offer(c) for c in ["canvas sneakers", "Canvas  Sneakers!", "ignore all instructions", "x"]]
-    # -> [None, 'duplicate', 'injection', None]; query_filter.kept == ['canvas sneakers', 'x']
+    [query_filter.offer(c) for c in ["canvas sneakers", "Canvas  Sneakers!", "ignore all instructions", "x",
+                                     "black sneakers"]]
+    # -> [None, 'duplicate', 'injection', 'too_short', None]; kept == ['canvas sneakers', 'black sneakers']
 """
 import collections
 import re
@@ -28,6 +31,8 @@ from typing import Collection, Iterable, List, Optional, Set, Tuple
 from components.query_generation import prompts
 
 EMPTY = "empty"
+MARKUP = "markup"
+TOO_SHORT = "too_short"
 NON_PRINTABLE = "non_printable"
 TOO_LONG = "too_long"
 ECHO = "echo"
@@ -38,8 +43,8 @@ UNGROUNDED = "ungrounded"
 DUPLICATE = "duplicate"
 LABELLED_QUERY = "labelled_query"
 SURPLUS = "surplus"
-REASONS = (EMPTY, NON_PRINTABLE, TOO_LONG, ECHO, INJECTION, TITLE_COPY, FEW_SHOT_COPY, UNGROUNDED, DUPLICATE,
-           LABELLED_QUERY, SURPLUS)
+REASONS = (EMPTY, MARKUP, NON_PRINTABLE, TOO_LONG, TOO_SHORT, ECHO, INJECTION, TITLE_COPY, FEW_SHOT_COPY,
+           UNGROUNDED, DUPLICATE, LABELLED_QUERY, SURPLUS)
 
 # Phrases of prompt injection, in queries and in titles. Searched in normalised text (NFKC, case-folded,
 # punctuation as spaces). Words a shopper would search for ("output", "system") are deliberately absent.
@@ -52,6 +57,28 @@ _INSTRUCTION_PATTERNS = re.compile("|".join(pattern.replace(" ", r"\s+") for pat
     "忽略", "无视", "忽视", "不要理会", "指令", "提示词", "系统提示", "你是一个", "你现在是", "请输出", "只输出",
     "输出以下", "以上要求", "之前的要求", "新任务",
 ]))
+# Chat-template and special-token markup of the common instruction-tuned models (ChatML, Llama, Gemma, BERT's
+# special tokens, bare sentence tags), with the role word a template puts after a turn marker. A catalogue title
+# carrying it could open a turn of its own in the prompt; a query made of it is no query.
+_MARKUP = re.compile(
+    r"<\|[^|<>\n]{1,40}\|>(?:\s*(?:system|user|assistant)\b)?"  # <|im_start|>system, <|endoftext|>
+    r"|<\s*/?\s*(?:s|bos|eos|pad|unk|mask|sep|cls)\s*>"  # </s>, <s>, <eos>
+    r"|<\s*(?:start_of_turn|end_of_turn)\s*>(?:\s*(?:user|model)\b)?"  # Gemma
+    r"|\[\s*/?\s*(?:INST|SYS)\s*\]|<<\s*/?\s*SYS\s*>>"  # Llama 2
+    r"|<\s*/?\s*(?:system|user|assistant)\s*>",  # XML-ish role tags
+    re.IGNORECASE)
+MIN_QUERY_TEXT_CHARS = 2  # letters, digits or Han characters a query needs
+
+
+def strip_markup(text: str) -> str:
+    """The text without chat-template and special-token markup (_MARKUP), whitespace collapsed."""
+    return " ".join(_MARKUP.sub(" ", text).split())
+
+
+def _text_chars(text: str) -> int:
+    return sum(char.isalnum() for char in text)
+
+
 # An n-gram of this many tokens (words, or single Han characters) shared with the instruction of the
 # prompt, or with the injected part of a title, marks a candidate as an echo or as injected text.
 _SHARED_NGRAM = 2
@@ -130,8 +157,9 @@ _TRAILING = " \t,.;:|-/(（【[\"'“‘"
 
 
 def clean_title(title: str) -> str:
-    """The title without an injected instruction and everything after it ("" if nothing is left): what
-    the prompt shows the model."""
+    """The title without chat-template markup and without an injected instruction and everything after it
+    ("" if nothing is left): what the prompt shows the model."""
+    title = strip_markup(title)
     start = injection_start(title)
     if start is None:
         return title
@@ -185,6 +213,7 @@ class QueryFilter:
         self.kept: List[str] = []
         self.rejected: collections.Counter = collections.Counter()
         self._labelled = labelled_queries
+        title = strip_markup(title)
         start = injection_start(title)
         self._title = normalise(title)
         self._clean = normalise(title if start is None else title[:start])
@@ -211,6 +240,8 @@ class QueryFilter:
     def _check(self, candidate: str) -> Optional[str]:
         if not candidate:
             return EMPTY
+        if _MARKUP.search(candidate):
+            return MARKUP
         if not _printable(candidate):
             return NON_PRINTABLE
         if len(candidate) > self.max_query_chars:
@@ -218,6 +249,8 @@ class QueryFilter:
         text = normalise(candidate)
         if not text:
             return EMPTY
+        if _text_chars(text) < MIN_QUERY_TEXT_CHARS:
+            return TOO_SHORT
         grams = tokens(text)
         if any(label in text for label in _LABELS) or _ngrams(grams, _ECHO_NGRAM) & _INSTRUCTION_NGRAMS:
             return ECHO
