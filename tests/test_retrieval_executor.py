@@ -160,3 +160,16 @@ def test_the_searched_title_is_the_embedded_one_catalogue_first():
         products = texts | beam.Filter(lambda kv: kv[0][0] == executor._PRODUCT) | beam.Map(
             lambda kv: (kv[0][1], kv[1]))
         assert_that(products, equal_to(sorted(titles.items())))
+
+
+@pytest.mark.parametrize("k", [1, 3, 20, 60])
+def test_partial_top_k_gives_the_stable_sorts_order_ties_included(k):
+    from components.retrieval.index import top_k
+
+    rng = np.random.default_rng(7)
+    # Coarse values, so that many ties straddle the k-th place; a few rows are all equal.
+    similarities = np.round(rng.uniform(-1, 1, size=(50, 200)), 1).astype(np.float32)
+    similarities[:3] = 0.5
+    expected = np.argsort(-similarities, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(top_k(similarities, k), expected)
+    assert top_k(similarities[:, :2], 5).shape == (50, 2)  # k above the columns: all of them

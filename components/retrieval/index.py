@@ -19,6 +19,27 @@ class VectorIndex(Protocol):
         """(1-based rank of row rows[i] among all rows for query i (1 = nearest), its similarity)."""
 
 
+def top_k(similarities: np.ndarray, k: int) -> np.ndarray:
+    """Column indices [n, k] of each row's k largest values, best first, ties to the lower column: what a
+    stable argsort of -similarities gives, by partial selection (O(columns) per row, not O(columns log
+    columns); for k = 20 over a 54,667-product catalogue that is the difference between sorting every row
+    and reading it)."""
+    n_rows, n_columns = similarities.shape
+    k = min(k, n_columns)
+    if k == 0:
+        return np.zeros((n_rows, 0), dtype=np.int64)
+    if 4 * k >= n_columns:  # a small catalogue: a full sort is as cheap
+        return np.argsort(-similarities, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(similarities, part, axis=1).min(axis=1)  # each row's k-th largest value
+    result = np.empty((n_rows, k), dtype=np.int64)
+    for i, (row, threshold) in enumerate(zip(similarities, kth)):
+        # Every column at or above the k-th value (ties at it included), ordered by value, then column.
+        columns = np.flatnonzero(row >= threshold)
+        result[i] = columns[np.lexsort((columns, -row[columns]))][:k]
+    return result
+
+
 class ExactIndex:
     """Brute-force cosine search; ties go to the lower row index, so results are deterministic."""
 
@@ -41,8 +62,7 @@ class ExactIndex:
         indices, scores = [], []
         for start in range(0, len(queries), self._batch_size):
             similarities = self._similarities(queries[start:start + self._batch_size])
-            # Stable sort on -similarity: equal similarities keep row order.
-            order = np.argsort(-similarities, axis=1, kind="stable")[:, :k]
+            order = top_k(similarities, k)  # equal similarities keep row order
             indices.append(order)
             scores.append(np.take_along_axis(similarities, order, axis=1))
         if not indices:
