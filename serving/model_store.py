@@ -9,7 +9,9 @@ current version keeps serving. A version that fails is skipped, logged once, and
 backoff (the poller does not reload it every poll), or at once when its files change (a copy that finished);
 the newest version that does load is served, at start-up maybe an older one.
 """
+import ctypes
 import dataclasses
+import gc
 import logging
 import os
 import threading
@@ -71,6 +73,16 @@ def load_version(base_path: str, version: int) -> LoadedVersion:
         signature(**_warm_up_inputs(signature))
         logging.debug("Warmed up %s of version %d in %.2f s", name, version, time.perf_counter() - start)
     return LoadedVersion(version, path, signatures, saved_model)
+
+
+def _release_memory() -> None:
+    """Collects the replaced version's objects (TensorFlow's hold reference cycles) and hands the freed heap
+    back to the OS (glibc keeps it otherwise, so a server's memory would only ever grow with each switch)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 @dataclasses.dataclass
@@ -137,6 +149,8 @@ class ModelStore:
                 self._failed.pop(version, None)
                 logging.info("Serving %s version %d from %s (signatures: %s)", self.name, version, loaded.path,
                              ", ".join(sorted(loaded.signatures)))
+                del current
+                _release_memory()
                 return True
             return False
 
