@@ -62,3 +62,27 @@ class BM25:
         norm = self.k1 * (1 - self.b + self.b * length / self.average_length)
         return sum(self.idf(w) * counts[w] * (self.k1 + 1) / (counts[w] + norm)
                    for w in set(self.tokenize(query)) if counts[w])
+
+
+def main(argv=None) -> int:
+    """BM25 on the PROTOCOL dev split of the Home Depot folder (or --data DIR): the figures of metrics.py."""
+    import argparse
+
+    from benchmarks import homedepot, metrics
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bm25", description=main.__doc__)
+    parser.add_argument("--data", default=str(homedepot.DEFAULT_DIR), help="the Home Depot folder of PROTOCOL.md")
+    args = parser.parse_args(argv)
+    data = homedepot.load(args.data)
+    bm25 = BM25(data.catalog.values())
+    queries = {}
+    for pair in data.dev:
+        queries.setdefault(pair.query_id, []).append(
+            metrics.Judged(pair.product_id, pair.gain, bm25.score(pair.query, pair.product_title)))
+    for name, value in metrics.evaluate(queries).items():
+        print(f"{name:>20}  {value:.4f}" if isinstance(value, float) else f"{name:>20}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main())

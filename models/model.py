@@ -1,8 +1,9 @@
-"""The ranker's model builder: the one place to swap the scoring model.
+"""The bag-of-words ranker (MODEL_KIND = "bag_of_words" in pipeline/configs.py; the default ranker is the
+fine-tuned cross-encoder of models/cross_encoder.py), trained from scratch.
 
-Input: the transformed features of one (query, product) pair; output: one relevance score per pair
-(higher ranks first). The default is a small text model trained from scratch: shared token embeddings,
-mean-pooled per side, their interaction and the lexical overlap feature, then a small MLP.
+Input: the transformed features of one (query, product) pair; output: one relevance score per pair (higher
+ranks first): shared token embeddings, mean-pooled per side, their interaction and the lexical overlap
+feature, then a small MLP.
 """
 from typing import Any, Dict
 

@@ -44,7 +44,7 @@ class Retrieval(base_beam_component.BaseBeamComponent):
     Usage:
         retrieval = Retrieval(examples=example_gen.outputs["examples"],
                               catalog=catalog_gen.outputs["examples"],
-                              generated_queries=query_generation.outputs["generated_queries"],
+                              generated_queries=query_generation.outputs["generated_examples"],
                               encoder_handle="/path/to/encoder")
     """
 

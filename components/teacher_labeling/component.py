@@ -28,7 +28,7 @@ class TeacherLabelingSpec(ComponentSpec):
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "candidates": ChannelParameter(type=standard_artifacts.Examples),
-        # Impressions (SearchLogExampleGen with graded=False, split train): logged queries and the products
+        # Impressions (SearchLogExampleGen, input_kind impressions, split train): logged queries and the products
         # shown for them; each pair is a candidate of origin "traffic".
         "traffic": ChannelParameter(type=standard_artifacts.Examples, optional=True),
         "teacher_model": ChannelParameter(type=standard_artifacts.Model),
