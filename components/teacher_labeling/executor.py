@@ -30,6 +30,7 @@ HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also 
 _BATCH = 64
 # Candidates per scoring call, scored in batches of _BATCH pairs of similar length (less padding).
 _SCORE_CHUNK = 16 * _BATCH
+_PROGRESS_EVERY = 8 * _SCORE_CHUNK  # a progress line per 8,192 candidates a worker scores
 
 
 # {handle: TextEncoder} of this process, alive while a DoFn holds it: the DoFns that embed share one copy (a
@@ -55,6 +56,7 @@ class _Score(beam.DoFn):
         super().__init__()
         self._teacher_dir, self._encoder_handle, self._settings = teacher_dir, encoder_handle, settings
         self._eval_vectors = None
+        self._scored, self._started = 0, None
 
     def setup(self):
         import tensorflow as tf
@@ -67,9 +69,15 @@ class _Score(beam.DoFn):
     def process(self, batch: List[dict], eval_vectors: List[np.ndarray], calibration: zero_shot.Calibration):
         if self._eval_vectors is None:
             self._eval_vectors = np.stack(eval_vectors) if eval_vectors else np.zeros((0, 1), np.float32)
+        self._started = self._started or time.perf_counter()
         scores = self._score_length_sorted(self._teacher_scores, [r[features.QUERY] for r in batch],
                                            [r[features.PRODUCT_TITLE] for r in batch], _BATCH)
         yield from annotate(batch, scores, self._settings, self._encoder, self._eval_vectors, calibration)
+        before, self._scored = self._scored, self._scored + len(batch)
+        if before // _PROGRESS_EVERY != self._scored // _PROGRESS_EVERY:  # a line a person can follow
+            seconds = time.perf_counter() - self._started
+            logging.info("TeacherLabeling: %d candidates scored by this worker (%.0f pairs/s)", self._scored,
+                         self._scored / max(seconds, 1e-9))
 
     def _teacher_scores(self, queries, titles):
         return self._score(**{features.QUERY: queries, features.PRODUCT_TITLE: titles})[features.SCORE]
