@@ -777,6 +777,11 @@ English and Chinese, bundled so that `make demo` runs without any external data.
   - `relevance`: graded judgement on the 0-3 scale below, written with a decimal point (`3.0`) so that CsvExampleGen reads the column as FLOAT, as `schemas/schema.pbtxt` expects; fractional grades (e.g. a mean of raters, `2.5`) are allowed.
 - `catalog.csv`: `product_id,product_title`; every product, including all judged ones and the unlabelled
   products that sample augmentation may retrieve from.
+- `impressions.csv`: the unlabelled search traffic, columns `query_id,query,product_id,product_title` (no
+  grade): 30 logged queries (`t0001`...; 20 English, 10 Chinese), none of them judged in `search_log.csv`,
+  each with the products a plain lexical engine shows for it (up to 8 titles of `catalog.csv` sharing the
+  most words or Han characters with the query), 224 pairs. The pipeline's teacher grades them (origin
+  `traffic`). Written by `scripts/make_sample_impressions.py` (deterministic), whose query list is ours.
 
 ## Relevance scale (gain = relevance)
 | grade | meaning |

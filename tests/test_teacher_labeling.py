@@ -205,6 +205,9 @@ def test_executor_labels_with_the_ensemble_calibrated_on_the_labelled_rows(tmp_p
     loads = []
     load = embedding.TextEncoder.__init__
     monkeypatch.setattr(embedding.TextEncoder, "__init__", lambda self, *a, **k: loads.append(a) or load(self, *a, **k))
+    # A fresh per-process cache: an encoder another test's pipeline left alive would be reused, not loaded.
+    import weakref
+    monkeypatch.setattr(executor, "_ENCODERS", weakref.WeakValueDictionary())
     settings = filtering.Settings(**{**vars(SETTINGS), "zero_shot_weight": 0.5, "min_confidence": 0.0})
     train, _, report = run_labeling(tmp_path, settings)
     # Eval-query embedding, calibration and scoring share one encoder per worker process.
