@@ -187,12 +187,7 @@ def truncate(values: Dict[str, str], max_chars: int) -> Tuple[Dict[str, str], Li
 def resolve_product(rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, str, str]]]:
     """The catalogue's rule on the valid rows of one product_id: the first by (file path, line) is kept, later
     ones are quarantined (a product has one title)."""
-    rows = sorted(rows, key=lambda row: (row["file"], row["line"]))
-    first = rows[0]
-    return rows[:1], [(row, DUPLICATE, features.PRODUCT_ID,
-                       f"{features.PRODUCT_ID} already kept from {location(first['file'], first['line'])}; "
-                       f"{'an exact copy' if first['values'] == row['values'] else 'differing values'}")
-                      for row in rows[1:]]
+    return _first_per_product(sorted(rows, key=lambda row: (row["file"], row["line"])), features.PRODUCT_ID)
 
 
 def resolve(kind: str, rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, str, str]]]:
@@ -210,6 +205,12 @@ def resolve_query(rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, s
     if len(texts) > 1:
         detail = f"{len(texts)} query texts for one query_id: {texts}"
         return [], [(row, QUERY_ID_CONFLICT, features.QUERY, detail) for row in rows]
+    return _first_per_product(rows, f"({features.QUERY_ID}, {features.PRODUCT_ID})")
+
+
+def _first_per_product(rows: List[dict], key_name: str) -> Tuple[List[dict], List[Tuple[dict, str, str, str]]]:
+    """The DUPLICATE rule on rows sorted by (file, line) that share everything else of their key: the first row
+    of each product_id is kept, later ones are quarantined; key_name names the key in the detail."""
     kept, quarantined, first = [], [], {}
     for row in rows:
         product_id = row["values"][features.PRODUCT_ID]
@@ -217,8 +218,8 @@ def resolve_query(rows: List[dict]) -> Tuple[List[dict], List[Tuple[dict, str, s
             original = first[product_id]
             same = "an exact copy" if original["values"] == row["values"] else "differing values"
             quarantined.append((row, DUPLICATE, features.PRODUCT_ID,
-                                f"({features.QUERY_ID}, {features.PRODUCT_ID}) already kept from "
-                                f"{location(original['file'], original['line'])}; {same}"))
+                                f"{key_name} already kept from {location(original['file'], original['line'])}; "
+                                f"{same}"))
         else:
             first[product_id] = row
             kept.append(row)
