@@ -11,6 +11,7 @@ Public API (also used by the benchmarks):
   WarmupDecaySchedule                          linear warm-up, then linear or cosine decay
   build_lists(query_ids, queries, titles, labels, list_size)  rows -> padded per-query lists + mask
   listwise_softmax_loss / ListwiseSoftmaxLoss  ListNet: softmax cross-entropy against the per-list gains
+  margin_mse_loss / MarginDistillationLoss     per-pair sigmoid cross-entropy + Margin-MSE on logits, per list
   ListwiseRanker(scorer)                       wraps the pair scorer to score padded lists [Q, L]
   strategy_for_devices()                       tf.distribute strategy + mixed precision policy per device
   early_stopping(patience)                     stops on the eval split's loss, restores the best weights
@@ -47,6 +48,10 @@ logger = logging.getLogger(__name__)
 CROSS_ENCODER = "cross_encoder"
 BAG_OF_WORDS = "bag_of_words"
 POINTWISE, LISTWISE = "pointwise", "listwise"
+# Distillation on lists: sigmoid cross-entropy per pair (keeps the score a calibrated logit) plus Margin-MSE
+# on the score differences within each list against the label's (teacher's) logit differences.
+MARGIN_MSE = "pointwise_margin_mse"
+LIST_LOSSES = (LISTWISE, MARGIN_MSE)  # the losses trained on per-query lists (ListwiseRanker)
 TEXT_PAIR, BERT_PREPROCESSOR = "text_pair", "bert_preprocessor"
 
 # Inputs of the pair scorer: the raw strings, [batch] each (one pair per row, no trailing dimension).
@@ -79,8 +84,13 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
     "end_learning_rate_fraction": 0.0,  # final learning rate as a share of the peak
     "weight_decay": 0.01,  # decoupled (AdamW); not applied to biases and LayerNorm scales/offsets
     "clip_norm": 1.0,  # global gradient-norm clipping (None: off)
-    # Loss: "pointwise" (each pair against its normalised gain in [0, 1]) or "listwise" (ListNet per query).
+    # Loss: "pointwise" (each pair against its normalised gain in [0, 1]), "listwise" (ListNet per query), or
+    # "pointwise_margin_mse" (per-query lists: sigmoid cross-entropy per pair + margin_weight x Margin-MSE of
+    # the score differences against the labels' logit differences, the labels clipped to [margin_label_epsilon,
+    # 1 - margin_label_epsilon]; Hofstaetter et al. 2020: a student learns the teacher's ordering from margins).
     "loss": POINTWISE,
+    "margin_weight": 1.0,
+    "margin_label_epsilon": 0.01,
     "pointwise_loss": "sigmoid_cross_entropy",  # or "mse" (the score then regresses the gain directly)
     # Batching and length: batch_size pairs per step (pointwise) / lists_per_batch queries per step
     # (listwise, each padded to list_size titles; longer lists are split into chunks of list_size).
@@ -92,6 +102,11 @@ DEFAULT_HPARAMS: Dict[str, Any] = {
     # teacher's few labels, or labels plus every teacher-graded pair). Eval: the Trainer's eval steps where
     # set, else one pass over the eval split.
     "train_epochs": 3.0,
+    # Two stages (Noisy Student / GPL order): > 0 trains first on the teacher-labelled rows only (origin not
+    # "labelled"; train_epochs over them), then on the gold labelled rows for this many epochs, each stage with
+    # its own warm-up/decay and early stopping. 0: one stage over every row. A train split without
+    # teacher-labelled rows (the teacher, --no-augmentation) always trains in one stage.
+    "gold_stage_epochs": 0.0,
     # The train steps are split into `epochs` rounds; the eval split is scored after each round, which is
     # what early stopping watches (patience in rounds; 0 or None: no early stopping).
     "epochs": 4,
@@ -112,6 +127,8 @@ def score_meaning(hparams: Optional[Dict[str, Any]] = None) -> str:
     hp = hparams_with_defaults(hparams)
     if hp["loss"] == LISTWISE:
         return "order"
+    if hp["loss"] == MARGIN_MSE:
+        return "logit"
     return "logit" if hp["pointwise_loss"] == "sigmoid_cross_entropy" else "gain"
 
 
@@ -338,6 +355,57 @@ def listwise_softmax_loss(y_true, y_pred):
     return -tf.reduce_sum(tf.where(valid, target * log_probs, 0.0), axis=-1)
 
 
+def margin_mse_loss(y_true, y_pred, epsilon: float = 0.01):
+    """Margin-MSE per list on logits: the mean over the list's valid ordered pairs (i, j), i != j, of
+    ((s_i - s_j) - (t_i - t_j))^2, t_i = logit(clip(g_i, epsilon, 1 - epsilon)) of the label's gain.
+
+    y_true: [Q, L] gains in [0, 1] with PAD_LABEL (< 0) on padding; y_pred: [Q, L] scores (logits). On the
+    logits, not on sigmoid outputs: a margin between two saturated sigmoids says nothing. A list with fewer
+    than 2 valid items has no pair: its loss is 0. Returns [Q].
+    """
+    y_true = tf.cast(y_true, tf.float32)
+    y_pred = tf.cast(y_pred, tf.float32)
+    valid = y_true >= 0.0
+    gains = tf.clip_by_value(tf.where(valid, y_true, 0.5), epsilon, 1.0 - epsilon)
+    target = tf.math.log(gains) - tf.math.log1p(-gains)
+    pairs = tf.logical_and(valid[:, :, tf.newaxis], valid[:, tf.newaxis, :])
+    pairs = tf.logical_and(pairs, tf.logical_not(tf.eye(tf.shape(y_true)[1], dtype=tf.bool))[tf.newaxis])
+    def differences(x):  # [Q, L] -> [Q, L, L]: x_i - x_j
+        return x[:, :, tf.newaxis] - x[:, tf.newaxis, :]
+    error = differences(y_pred) - differences(target)
+    total = tf.reduce_sum(tf.where(pairs, tf.square(error), 0.0), axis=[1, 2])
+    return tf.math.divide_no_nan(total, tf.reduce_sum(tf.cast(pairs, tf.float32), axis=[1, 2]))
+
+
+def list_pointwise_loss(y_true, y_pred):
+    """Sigmoid cross-entropy of each valid item's score (a logit) against its gain, mean per list. [Q]."""
+    y_true = tf.cast(y_true, tf.float32)
+    y_pred = tf.cast(y_pred, tf.float32)
+    valid = y_true >= 0.0
+    losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.where(valid, y_true, 0.0), logits=y_pred)
+    return tf.math.divide_no_nan(tf.reduce_sum(tf.where(valid, losses, 0.0), axis=-1),
+                                 tf.reduce_sum(tf.cast(valid, tf.float32), axis=-1))
+
+
+@keras.utils.register_keras_serializable(package="search_relevance")
+class MarginDistillationLoss(keras.losses.Loss):
+    """list_pointwise_loss + margin_weight x margin_mse_loss, mean over the batch's lists."""
+
+    def __init__(self, margin_weight: float = 1.0, epsilon: float = 0.01, name: str = "margin_distillation_loss",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        if margin_weight < 0 or not 0 < epsilon < 0.5:
+            raise ValueError(f"margin_weight must be >= 0 and margin_label_epsilon in (0, 0.5), not "
+                             f"{margin_weight} and {epsilon}")
+        self.margin_weight, self.epsilon = float(margin_weight), float(epsilon)
+
+    def call(self, y_true, y_pred):
+        return list_pointwise_loss(y_true, y_pred) + self.margin_weight * margin_mse_loss(y_true, y_pred, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "margin_weight": self.margin_weight, "epsilon": self.epsilon}
+
+
 @keras.utils.register_keras_serializable(package="search_relevance")
 class ListwiseSoftmaxLoss(keras.losses.Loss):
     """listwise_softmax_loss as a Keras loss (mean over the batch's lists)."""
@@ -441,15 +509,17 @@ def make_optimizer(hparams: Dict[str, Any], total_steps: int) -> keras.optimizer
 
 def compile_cross_encoder(model: keras.Model, hparams: Optional[Dict[str, Any]] = None,
                           total_steps: int = 1000) -> keras.Model:
-    """Compiles model (the pair scorer for "pointwise", a ListwiseRanker for "listwise") with AdamW under
+    """Compiles model (the pair scorer for "pointwise", a ListwiseRanker for LIST_LOSSES) with AdamW under
     the warm-up/decay schedule over total_steps and the loss hparams["loss"]. Returns the model."""
     hp = hparams_with_defaults(hparams)
     if hp["loss"] == POINTWISE:
         loss = PointwiseLoss(hp["pointwise_loss"])
     elif hp["loss"] == LISTWISE:
         loss = ListwiseSoftmaxLoss()
+    elif hp["loss"] == MARGIN_MSE:
+        loss = MarginDistillationLoss(float(hp["margin_weight"]), float(hp["margin_label_epsilon"]))
     else:
-        raise ValueError(f"loss must be {POINTWISE!r} or {LISTWISE!r}, not {hp['loss']!r}")
+        raise ValueError(f"loss must be {POINTWISE!r}, {LISTWISE!r} or {MARGIN_MSE!r}, not {hp['loss']!r}")
     model.compile(optimizer=make_optimizer(hp, total_steps), loss=loss)
     return model
 

@@ -23,6 +23,8 @@ from tfx_bsl.public import tfxio
 from models import cross_encoder, features, model as bag_of_words, signatures, zero_shot
 
 DEFAULT_BATCH_SIZE = 32
+# Which train rows a stage reads (_Examples.dataset): all, the gold labelled ones, or the teacher-labelled ones.
+ALL_ROWS, GOLD_ROWS, TEACHER_ROWS = "all", "gold", "teacher"
 logger = logging.getLogger(__name__)
 
 
@@ -48,10 +50,15 @@ class _Examples:
     def transformed(self) -> bool:
         return self.tf_transform_output is not None
 
+    @property
+    def has_origin(self) -> bool:
+        return any(f.name == features.ORIGIN for f in self.schema.feature)
+
     def dataset(self, file_pattern, batch_size: int, feature_names, num_epochs=None, shuffle: bool = True,
-                seed=None, sample_weight: bool = False) -> tf.data.Dataset:
+                seed=None, sample_weight: bool = False, rows: str = ALL_ROWS) -> tf.data.Dataset:
         """(features, label[, sample weight]) batches, repeated unless num_epochs (the step counts bound
-        training); features: only feature_names, each [batch]; label: the normalised gain."""
+        training); features: only feature_names, each [batch]; label: the normalised gain. rows: ALL_ROWS, or
+        only the GOLD_ROWS (origin labelled) or TEACHER_ROWS (any other origin) of examples with an origin."""
         dataset = self.fn_args.data_accessor.tf_dataset_factory(
             file_pattern,
             tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=self.label_key,
@@ -59,6 +66,13 @@ class _Examples:
             self.schema)
         names, transformed = tuple(feature_names), self.transformed
         weighted = sample_weight and self.has_sample_weight
+        if rows != ALL_ROWS:
+            if rows not in (GOLD_ROWS, TEACHER_ROWS):
+                raise ValueError(f"rows must be {ALL_ROWS!r}, {GOLD_ROWS!r} or {TEACHER_ROWS!r}, not {rows!r}")
+            gold = rows == GOLD_ROWS
+            # Whole batches are read, then filtered row by row and re-batched.
+            dataset = dataset.unbatch().filter(lambda x, y: tf.equal(
+                tf.equal(tf.reshape(x[features.ORIGIN], [-1])[0], features.ORIGIN_LABELLED), gold)).batch(batch_size)
 
         def select(x, y):
             if transformed:
@@ -85,9 +99,9 @@ class _Examples:
                 for name, values in columns.items()}
 
 
-def count_rows(examples: "_Examples", file_pattern) -> int:
+def count_rows(examples: "_Examples", file_pattern, rows: str = ALL_ROWS) -> int:
     """Rows in one pass over a split (read once; a few seconds for tens of thousands of rows)."""
-    dataset = examples.dataset(file_pattern, 1024, (features.QUERY_ID,), num_epochs=1, shuffle=False)
+    dataset = examples.dataset(file_pattern, 1024, (features.QUERY_ID,), num_epochs=1, shuffle=False, rows=rows)
     return int(sum(int(tf.shape(label)[0]) for _, label in dataset))
 
 
@@ -98,7 +112,7 @@ def training_steps(fn_args_steps, hp: Dict[str, Any], units: int, unit_name: str
         logger.info("Training length: %d steps (the Trainer's train_args)", int(fn_args_steps))
         return int(fn_args_steps)
     epochs = float(hp["train_epochs"])
-    per_step = int(hp["lists_per_batch"] if hp["loss"] == cross_encoder.LISTWISE else hp["batch_size"])
+    per_step = int(hp["lists_per_batch"] if hp["loss"] in cross_encoder.LIST_LOSSES else hp["batch_size"])
     if epochs <= 0 or units <= 0:
         raise ValueError(f"training length: train_epochs {epochs} over {units} train {unit_name}: set "
                          "train_epochs above 0, or the Trainer's train steps (--train-steps)")
@@ -108,9 +122,38 @@ def training_steps(fn_args_steps, hp: Dict[str, Any], units: int, unit_name: str
     return steps
 
 
-def _lists(rows: Dict[str, np.ndarray], list_size: int, seed) -> Dict[str, np.ndarray]:
+def _lists(rows: Dict[str, np.ndarray], hp: Dict[str, Any], seed) -> Dict[str, np.ndarray]:
+    # ListNet needs a positive gain in a list; margins do not.
     return cross_encoder.build_lists(rows[features.QUERY_ID], rows[features.QUERY], rows[features.PRODUCT_TITLE],
-                                     rows[features.LABEL], list_size=list_size, seed=seed)
+                                     rows[features.LABEL], list_size=int(hp["list_size"]), seed=seed,
+                                     drop_lists_without_gain=hp["loss"] == cross_encoder.LISTWISE)
+
+
+def _only(rows: Dict[str, np.ndarray], which: str) -> Dict[str, np.ndarray]:
+    """The in-memory rows of one stage (ALL_ROWS, GOLD_ROWS or TEACHER_ROWS)."""
+    if which == ALL_ROWS:
+        return rows
+    gold = rows[features.ORIGIN] == features.ORIGIN_LABELLED
+    keep = gold if which == GOLD_ROWS else ~gold
+    return {name: values[keep] for name, values in rows.items()}
+
+
+def training_stages(examples: "_Examples", fn_args, hp: Dict[str, Any]) -> list:
+    """[(rows, epochs)]: one stage over all rows, or (gold_stage_epochs > 0 and the train split has both) the
+    teacher-labelled rows for train_epochs, then the gold rows for gold_stage_epochs."""
+    gold_epochs = float(hp["gold_stage_epochs"])
+    if gold_epochs < 0:
+        raise ValueError(f"gold_stage_epochs must be >= 0, not {gold_epochs}")
+    if not gold_epochs or fn_args.train_steps or not examples.has_origin:
+        return [(ALL_ROWS, float(hp["train_epochs"]))]
+    counts = {which: count_rows(examples, fn_args.train_files, which) for which in (GOLD_ROWS, TEACHER_ROWS)}
+    if not counts[TEACHER_ROWS] or not counts[GOLD_ROWS]:
+        logger.info("Two stages asked for, but the train split has %d teacher-labelled and %d gold rows: one stage",
+                    counts[TEACHER_ROWS], counts[GOLD_ROWS])
+        return [(ALL_ROWS, float(hp["train_epochs"]))]
+    logger.info("Two stages: %d teacher-labelled rows (%g epochs), then %d gold rows (%g epochs)",
+                counts[TEACHER_ROWS], float(hp["train_epochs"]), counts[GOLD_ROWS], gold_epochs)
+    return [(TEACHER_ROWS, float(hp["train_epochs"])), (GOLD_ROWS, gold_epochs)]
 
 
 def _train_bag_of_words(fn_args, examples: _Examples, hparams: Dict[str, Any]) -> keras.Model:
@@ -135,72 +178,82 @@ def _train_bag_of_words(fn_args, examples: _Examples, hparams: Dict[str, Any]) -
     return model
 
 
+def _stage_data(fn_args, examples: _Examples, hp: Dict[str, Any], rows: str, epochs: float) -> dict:
+    """One stage's train and eval datasets, its train steps and a description of a step."""
+    seed = int(hp["seed"])
+    stage_hp = {**hp, "train_epochs": epochs}
+    if hp["loss"] in cross_encoder.LIST_LOSSES:
+        # Lists need every row of a query together: the splits are read into memory once (sample-sized and
+        # augmented data fit; a larger corpus would group by query upstream, e.g. in Transform).
+        train_rows = _only(examples.read_rows(fn_args.train_files), rows)
+        eval_rows = examples.read_rows(fn_args.eval_files)
+        train_lists, eval_lists = _lists(train_rows, hp, seed), _lists(eval_rows, hp, None)
+        per_batch = int(hp["lists_per_batch"])
+        logger.info("Lists: %d train lists from %d rows, %d eval lists from %d rows",
+                    len(train_lists[features.LABEL]), len(train_rows[features.LABEL]),
+                    len(eval_lists[features.LABEL]), len(eval_rows[features.LABEL]))
+        return {"train": cross_encoder.lists_dataset(train_lists, per_batch, shuffle=True, seed=seed),
+                "evaluation": cross_encoder.lists_dataset(eval_lists, per_batch, shuffle=False),
+                "validation_steps": max(math.ceil(len(eval_lists[features.LABEL]) / per_batch), 1),  # one pass
+                "train_steps": training_steps(fn_args.train_steps, stage_hp, len(train_lists[features.LABEL]),
+                                              "lists"),
+                "unit": f"{per_batch} lists of up to {hp['list_size']} titles"}
+    batch_size = int(hp["batch_size"])
+    units = 0 if fn_args.train_steps else count_rows(examples, fn_args.train_files, rows)
+    return {"train": examples.dataset(fn_args.train_files, batch_size, cross_encoder.INPUT_NAMES, seed=seed,
+                                      sample_weight=True, rows=rows),
+            # The eval steps where set; else one pass over the eval split (a finite dataset, steps None).
+            "evaluation": examples.dataset(fn_args.eval_files, batch_size, cross_encoder.INPUT_NAMES, shuffle=False,
+                                           num_epochs=None if fn_args.eval_steps else 1),
+            "validation_steps": int(fn_args.eval_steps) if fn_args.eval_steps else None,
+            "train_steps": training_steps(fn_args.train_steps, stage_hp, units, "rows"),
+            "unit": f"{batch_size} pairs" + (" (weighted by sample_weight)" if examples.has_sample_weight else "")}
+
+
 def _train_cross_encoder(fn_args, examples: _Examples, hparams: Dict[str, Any]) -> keras.Model:
-    """Fine-tunes the cross-encoder; returns the pair scorer (restored to its best eval round)."""
+    """Fine-tunes the cross-encoder, in one stage or two (training_stages); returns the pair scorer (restored
+    to its best eval round of the last stage)."""
     hp = cross_encoder.hparams_with_defaults(hparams)
     if hp["zero_shot_weight"]:  # refused before training, not after
         zero_shot.check_ensemble(float(hp["zero_shot_weight"]), cross_encoder.score_meaning(hp))
     keras.utils.set_random_seed(int(hp["seed"]))
     strategy = cross_encoder.strategy_for_devices()  # sets the dtype policy too: build after it
+    stages = training_stages(examples, fn_args, hp)
 
-    rounds = max(int(hp["epochs"]), 1)
-    listwise = hp["loss"] == cross_encoder.LISTWISE
-    if listwise:
-        # Lists need every row of a query together: the splits are read into memory once (sample-sized and
-        # augmented data fit; a larger corpus would group by query upstream, e.g. in Transform).
-        train_rows = examples.read_rows(fn_args.train_files)
-        eval_rows = examples.read_rows(fn_args.eval_files)
-        train_lists = _lists(train_rows, int(hp["list_size"]), seed=int(hp["seed"]))
-        eval_lists = _lists(eval_rows, int(hp["list_size"]), seed=None)
-        per_batch = int(hp["lists_per_batch"])
-        train = cross_encoder.lists_dataset(train_lists, per_batch, shuffle=True, seed=int(hp["seed"]))
-        evaluation = cross_encoder.lists_dataset(eval_lists, per_batch, shuffle=False)
-        validation_steps = max(math.ceil(len(eval_lists[features.LABEL]) / per_batch), 1)  # one pass
-        train_steps = training_steps(fn_args.train_steps, hp, len(train_lists[features.LABEL]), "lists")
-        unit = f"{per_batch} lists of up to {hp['list_size']} titles"
-        logger.info("Listwise: %d train lists from %d rows, %d eval lists from %d rows",
-                    len(train_lists[features.LABEL]), len(train_rows[features.LABEL]),
-                    len(eval_lists[features.LABEL]), len(eval_rows[features.LABEL]))
-    else:
-        batch_size = int(hp["batch_size"])
-        train = examples.dataset(fn_args.train_files, batch_size, cross_encoder.INPUT_NAMES,
-                                 seed=int(hp["seed"]), sample_weight=True)
-        # The eval steps where set; else one pass over the eval split (a finite dataset, steps None).
-        evaluation = examples.dataset(fn_args.eval_files, batch_size, cross_encoder.INPUT_NAMES, shuffle=False,
-                                      num_epochs=None if fn_args.eval_steps else 1)
-        validation_steps = int(fn_args.eval_steps) if fn_args.eval_steps else None
-        train_steps = training_steps(fn_args.train_steps, hp,
-                                     0 if fn_args.train_steps else count_rows(examples, fn_args.train_files), "rows")
-        unit = f"{batch_size} pairs" + (" (weighted by sample_weight)" if examples.has_sample_weight else "")
-
-    steps_per_round = max(math.ceil(train_steps / rounds), 1)
-    total_steps = rounds * steps_per_round
     start = time.perf_counter()
     with strategy.scope():
         scorer = cross_encoder.build_cross_encoder(hp.get("encoder_handle"), hp)
-        trained = cross_encoder.ListwiseRanker(scorer) if listwise else scorer
-        cross_encoder.compile_cross_encoder(trained, hp, total_steps)
+        trained = cross_encoder.ListwiseRanker(scorer) if hp["loss"] in cross_encoder.LIST_LOSSES else scorer
     logger.info("Built the cross-encoder from %s in %.1f s: %d trainable weights (%d parameters)",
                 scorer.encoder_handle, time.perf_counter() - start, len(scorer.trainable_weights),
                 sum(int(np.prod(w.shape)) for w in scorer.trainable_weights))
-    logger.info("Fine-tuning: %s loss, %d steps of %s in %d rounds of %d steps (eval: %s steps after each), "
-                "peak lr %g after %d warm-up steps, %s decay, early stopping patience %s",
-                hp["loss"], total_steps, unit, rounds, steps_per_round, validation_steps or "all",
-                hp["learning_rate"],
-                int(round(hp["warmup_fraction"] * total_steps)), hp["decay"], hp["early_stopping_patience"])
-
-    callbacks = [cross_encoder.TrainingLogger(hp["log_every_n_steps"], total_steps),
-                 keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, write_graph=False)]
-    if hp["early_stopping_patience"]:
-        callbacks.append(cross_encoder.early_stopping(int(hp["early_stopping_patience"])))
-    start = time.perf_counter()
-    history = trained.fit(train, steps_per_epoch=steps_per_round, epochs=rounds, validation_data=evaluation,
-                          validation_steps=validation_steps, callbacks=callbacks, verbose=0)
-    elapsed = time.perf_counter() - start
-    steps_done = steps_per_round * len(history.history.get("loss", []))
-    logger.info("Fine-tuned for %d steps in %.1f s (%.2f steps/s, evaluation included); eval loss per round: %s",
-                steps_done, elapsed, steps_done / max(elapsed, 1e-9),
-                ", ".join(f"{v:.5f}" for v in history.history.get("val_loss", [])))
+    rounds = max(int(hp["epochs"]), 1)
+    for index, (rows, epochs) in enumerate(stages):
+        data = _stage_data(fn_args, examples, hp, rows, epochs)
+        steps_per_round = max(math.ceil(data["train_steps"] / rounds), 1)
+        total_steps = rounds * steps_per_round
+        with strategy.scope():  # a fresh optimizer and schedule per stage
+            cross_encoder.compile_cross_encoder(trained, hp, total_steps)
+        logger.info("Fine-tuning%s: %s loss, %d steps of %s in %d rounds of %d steps (eval: %s steps after each), "
+                    "peak lr %g after %d warm-up steps, %s decay, early stopping patience %s",
+                    f" (stage {index + 1} of {len(stages)}: {rows} rows)" if len(stages) > 1 else "",
+                    hp["loss"], total_steps, data["unit"], rounds, steps_per_round,
+                    data["validation_steps"] or "all", hp["learning_rate"],
+                    int(round(hp["warmup_fraction"] * total_steps)), hp["decay"], hp["early_stopping_patience"])
+        callbacks = [cross_encoder.TrainingLogger(hp["log_every_n_steps"], total_steps),
+                     keras.callbacks.TensorBoard(write_graph=False, log_dir=fn_args.model_run_dir if len(stages) == 1
+                                                 else os.path.join(fn_args.model_run_dir, f"stage_{index + 1}"))]
+        if hp["early_stopping_patience"]:
+            callbacks.append(cross_encoder.early_stopping(int(hp["early_stopping_patience"])))
+        start = time.perf_counter()
+        history = trained.fit(data["train"], steps_per_epoch=steps_per_round, epochs=rounds,
+                              validation_data=data["evaluation"], validation_steps=data["validation_steps"],
+                              callbacks=callbacks, verbose=0)
+        elapsed = time.perf_counter() - start
+        steps_done = steps_per_round * len(history.history.get("loss", []))
+        logger.info("Fine-tuned for %d steps in %.1f s (%.2f steps/s, evaluation included); eval loss per round: %s",
+                    steps_done, elapsed, steps_done / max(elapsed, 1e-9),
+                    ", ".join(f"{v:.5f}" for v in history.history.get("val_loss", [])))
     return scorer
 
 

@@ -114,6 +114,38 @@ def test_listwise_softmax_loss_by_hand():
     assert float(ce.ListwiseSoftmaxLoss()(y_true, y_pred)) == pytest.approx((first + math.log(2.0)) / 3, rel=1e-6)
 
 
+def test_margin_mse_loss_on_logits_by_hand():
+    pad, eps = ce.PAD_LABEL, 0.01
+    logit = lambda g: math.log(g / (1 - g))  # noqa: E731
+    y_true = tf.constant([[0.9, 0.1, pad], [0.5, pad, pad], [0.0, 1.0, 0.5]])
+    y_pred = tf.constant([[1.0, -1.0, 7.0], [3.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    # List 1: the score margin 2 against the teacher's logit margin; both orders of the pair count, alike.
+    first = (2.0 - (logit(0.9) - logit(0.1))) ** 2
+    # List 2: one valid item, no pair. List 3: gains 0 and 1 are clipped to eps and 1 - eps before the logit.
+    t = [logit(eps), logit(1 - eps), 0.0]
+    third = np.mean([(t[i] - t[j]) ** 2 for i in range(3) for j in range(3) if i != j])
+    per_list = ce.margin_mse_loss(y_true, y_pred, eps).numpy()
+    np.testing.assert_allclose(per_list, [first, 0.0, third], rtol=1e-5)
+    # Margins only: shifting every score of a list changes nothing.
+    np.testing.assert_allclose(ce.margin_mse_loss(y_true, y_pred + 5.0, eps).numpy(), per_list, rtol=1e-5)
+
+
+def test_margin_distillation_loss_adds_weighted_margins_to_the_pairs_cross_entropy():
+    pad = ce.PAD_LABEL
+    y_true = tf.constant([[0.9, 0.1, pad]])
+    y_pred = tf.constant([[1.0, -1.0, 7.0]])
+    near, far = math.log1p(math.exp(-1.0)), 1.0 + math.log1p(math.exp(-1.0))  # -log sigmoid(1), -log sigmoid(-1)
+    # Score 1 against gain 0.9, score -1 against gain 0.1 (the padded 7.0 takes no part).
+    pointwise = np.mean([0.9 * near + 0.1 * far, 0.1 * far + 0.9 * near])
+    assert float(ce.list_pointwise_loss(y_true, y_pred)[0]) == pytest.approx(pointwise, rel=1e-5)
+    margin = float(ce.margin_mse_loss(y_true, y_pred)[0])
+    assert float(ce.MarginDistillationLoss(0.5)(y_true, y_pred)) == pytest.approx(pointwise + 0.5 * margin, rel=1e-5)
+    # Its pointwise term keeps the score a logit: the served ensemble and TeacherLabeling can read it.
+    assert ce.score_meaning({"loss": ce.MARGIN_MSE}) == "logit"
+    with pytest.raises(ValueError, match="margin_weight"):
+        ce.MarginDistillationLoss(-1.0)
+
+
 def test_build_lists_pads_masks_and_chunks_per_query():
     query_ids = ["q1", "q2", "q1", "q1", "q3", "q2", "q1"]
     queries = ["shoes", "mug", "shoes", "shoes", "lamp", "mug", "shoes"]
@@ -358,3 +390,56 @@ def test_training_length_takes_the_trainers_steps_first_and_refuses_nonsense():
     assert trainer.training_steps(None, listwise, 9, "lists") == 5
     with pytest.raises(ValueError, match="train_epochs 0.0 over 1000 train rows"):
         trainer.training_steps(None, {**hp, "train_epochs": 0.0}, 1000, "rows")
+
+
+TRAINING_ROWS = [dict(row, origin=origin, sample_weight=1.0) for row, origin in
+                 ((RAW_ROWS[0], "labelled"), (RAW_ROWS[1], "labelled"), (RAW_ROWS[2], "traffic"),
+                  (dict(RAW_ROWS[0], product_id="p9", relevance=2.0), "traffic"),
+                  (dict(RAW_ROWS[1], query_id="q5", product_id="p8"), "retrieved"))]
+
+
+def test_run_fn_distils_in_two_stages_teacher_rows_then_gold(tmp_path, caplog):
+    """gold_stage_epochs > 0: the teacher-labelled rows first, then the gold ones, each stage sized by its own
+    rows; the margin distillation loss on per-query lists; the export serves a logit."""
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from models import trainer
+    from pipeline import configs
+
+    _write_examples(str(tmp_path / "train.tfrecord"), TRAINING_ROWS)
+    _write_examples(str(tmp_path / "eval.tfrecord"), TRAINING_ROWS[:2])
+    fn_args = FnArgs(
+        train_files=[str(tmp_path / "train.tfrecord")], eval_files=[str(tmp_path / "eval.tfrecord")],
+        train_steps=None, eval_steps=None, schema_path=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE),
+        transform_output=None, data_accessor=_DataAccessor(), serving_model_dir=str(tmp_path / "serving"),
+        model_run_dir=str(tmp_path / "logs"),
+        custom_config={"model": "cross_encoder", "loss": ce.MARGIN_MSE, "list_size": 4, "lists_per_batch": 1,
+                       "train_epochs": 1.0, "gold_stage_epochs": 2.0, "epochs": 1, "early_stopping_patience": 0})
+    with caplog.at_level("INFO", logger=trainer.logger.name):
+        trainer.run_fn(fn_args)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "Two stages: 3 teacher-labelled rows (1 epochs), then 2 gold rows (2 epochs)" in messages
+    # Stage 1: 3 teacher rows in 3 lists (q1, q2, q5); stage 2: the 2 gold rows of q1 in one list, twice.
+    assert "Training length: 1 epochs of 3 train lists at 1 per step = 3 steps" in messages
+    assert "Training length: 2 epochs of 1 train lists at 1 per step = 2 steps" in messages
+    assert sum("(stage 1 of 2: teacher rows)" in m for m in messages) == 1
+    assert sum("(stage 2 of 2: gold rows)" in m for m in messages) == 1
+    text, _ = score_with_both_signatures(fn_args.serving_model_dir, "running shoes", TITLES[:2])
+    assert np.all(np.isfinite(text))
+
+
+def test_two_stages_fall_back_to_one_without_teacher_rows(tmp_path):
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from models import trainer
+    from pipeline import configs
+
+    _write_examples(str(tmp_path / "train.tfrecord"), TRAINING_ROWS[:2])
+    fn_args = FnArgs(train_files=[str(tmp_path / "train.tfrecord")], train_steps=None,
+                     schema_path=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE), transform_output=None,
+                     data_accessor=_DataAccessor())
+    examples = trainer._Examples(fn_args)
+    hp = ce.hparams_with_defaults({"gold_stage_epochs": 1.0, "train_epochs": 2.0})
+    assert trainer.training_stages(examples, fn_args, hp) == [(trainer.ALL_ROWS, 2.0)]
+    with pytest.raises(ValueError, match="gold_stage_epochs"):
+        trainer.training_stages(examples, fn_args, {**hp, "gold_stage_epochs": -1.0})

@@ -121,3 +121,23 @@ def test_fine_tuning_twice_scores_alike_within_the_tolerance(fn_args_factory):
     difference = float(np.abs(scores[0] - scores[1]).max())
     print(f"cross-encoder scores {scores[0].tolist()} and {scores[1].tolist()}: max difference {difference:.6f}")
     assert difference <= SCORE_TOLERANCE
+
+
+def test_margin_distillation_twice_scores_alike_within_the_tolerance(tmp_path):
+    """The list loss (sigmoid cross-entropy + Margin-MSE) in two stages, trained twice from the same seed."""
+    scores = []
+    for run in ("first", "second"):
+        folder = tmp_path / run
+        folder.mkdir()
+        cross_encoder_tests._write_examples(str(folder / "train.tfrecord"), cross_encoder_tests.TRAINING_ROWS)
+        cross_encoder_tests._write_examples(str(folder / "eval.tfrecord"), cross_encoder_tests.TRAINING_ROWS[:2])
+        fn_args = FnArgs(
+            train_files=[str(folder / "train.tfrecord")], eval_files=[str(folder / "eval.tfrecord")],
+            train_steps=None, eval_steps=None, schema_path=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE),
+            transform_output=None, data_accessor=cross_encoder_tests._DataAccessor(),
+            model_run_dir=str(folder / "logs"))
+        hparams = {"loss": "pointwise_margin_mse", "list_size": 4, "lists_per_batch": 1, "train_epochs": 1.0,
+                   "gold_stage_epochs": 1.0, "epochs": 1, "early_stopping_patience": 0}
+        scorer = trainer._train_cross_encoder(fn_args, trainer._Examples(fn_args), hparams)
+        scores.append(scorer(cross_encoder_tests._pairs()).numpy())
+    assert float(np.abs(scores[0] - scores[1]).max()) <= SCORE_TOLERANCE
