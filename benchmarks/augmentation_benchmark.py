@@ -52,7 +52,8 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from benchmarks import datasets, homedepot, metrics
+from benchmarks import datasets, homedepot
+from models import ranking_metrics as metrics
 from benchmarks import encoder_benchmark as eb
 from pipeline import configs
 
@@ -168,6 +169,7 @@ class Augmenter:
         from components.retrieval.index import ExactIndex
 
         self.log, self.timings, self._dev_cosines = log, {}, None
+        self.encoder_handle = encoder_dir
         self.encoder = TextEncoder(encoder_dir, batch_size=eb.SCORE_BATCH)
         self.titles = {pid: data.catalog[pid] for pid in catalog_ids}
         start = time.perf_counter()
@@ -228,7 +230,7 @@ class Augmenter:
             retrieval.Settings(**{**configs.AUGMENTATION.retrieval_args, **(overrides or {})}))
         return {"rows": rows, "stats": stats.as_dict(), "seconds": time.perf_counter() - start}
 
-    def label(self, rows: List[dict], teacher_score, settings, calibration) -> Dict[str, Any]:
+    def label(self, rows: List[dict], teacher_score, settings, views_fit) -> Dict[str, Any]:
         """The candidates with the teacher's label and their query's nearest dev query (TeacherLabeling's
         `annotate`), and the stage's timings."""
         import tensorflow as tf
@@ -244,7 +246,7 @@ class Augmenter:
                                          tf.constant([r[features.PRODUCT_TITLE] for r in batch]))
             scores += batch_scores.numpy().reshape(-1).tolist()
         score_seconds = time.perf_counter() - start
-        labelled = annotate(rows, scores, settings, self.encoder, self.dev_vectors, calibration)
+        labelled = annotate(rows, scores, settings, [self.encoder], self.dev_vectors, views_fit)
         return {"rows": labelled, "pairs": len(rows), "score_seconds": score_seconds,
                 "scored_pairs_per_s": len(rows) / score_seconds if score_seconds else math.nan,
                 "seconds": time.perf_counter() - start}
@@ -259,17 +261,16 @@ class Augmenter:
         return filtering.select(chosen, labelled, self.dev_queries, settings, normalise)
 
     def labeller_scores(self, dev: Sequence[homedepot.Pair], cross_encoder_dev_scores: Sequence[float], settings,
-                        calibration) -> List[float]:
+                        views_fit) -> List[float]:
         """TeacherLabeling's label of each dev pair with this cross-encoder's scores: with the teacher's, what
         the students learn from, scored on the dev split; with a student's, that student served likewise."""
         from components.teacher_labeling import filtering
         from components.teacher_labeling.executor import pair_cosines
-        from models import zero_shot
 
         if self._dev_cosines is None or len(self._dev_cosines) != len(dev):
             self._dev_cosines = pair_cosines(self.encoder, labelled_rows(dev))
-        return [zero_shot.ensemble_gain(filtering.gain_of(float(t), settings.teacher_score), float(c), calibration,
-                                        settings.zero_shot_weight)
+        views_fit = dataclasses.replace(views_fit, zero_shot_weight=settings.zero_shot_weight)
+        return [views_fit.label(filtering.gain_of(float(t), settings.teacher_score), [float(c)])
                 for t, c in zip(cross_encoder_dev_scores, self._dev_cosines)]
 
 
@@ -535,7 +536,7 @@ def eval_guard_text(dataset: datasets.Dataset, dev_queries: int) -> str:
 
 
 def run_distil(augmenter: Augmenter, entry: Dict[str, Any], few, dev, labelled: Sequence[dict],
-               generated: Sequence[dict], teacher_score, settings, calibration, hp: Dict[str, Any],
+               generated: Sequence[dict], teacher_score, settings, views_fit, hp: Dict[str, Any],
                encoder_handle: str, log) -> Dict[str, Any]:
     """The `distil` student (DISTIL_* above): candidates and labels as the components make them with the
     DISTIL overrides, the judged pairs' targets moved DISTIL_RELABEL of the way to the labeller's label."""
@@ -545,13 +546,13 @@ def run_distil(augmenter: Augmenter, entry: Dict[str, Any], few, dev, labelled: 
     loose = dataclasses.replace(settings, **DISTIL_LABELING)
     found = augmenter.candidates(labelled, generated, DISTIL_RETRIEVAL)
     entry["stages"]["retrieve candidates (distil)"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
-    labelling = augmenter.label(found["rows"], teacher_score, loose, calibration)
+    labelling = augmenter.label(found["rows"], teacher_score, loose, views_fit)
     scored = labelling.pop("rows")
     entry["stages"]["teacher labels candidates (distil)"] = labelling
     outcome = augmenter.select(scored, VARIANTS["both"], labelled, loose)
     entry["ledgers"]["distil"] = {"candidates": len(outcome.kept) + len(outcome.rejected),
                                   "kept": len(outcome.kept), "rejected": outcome.counts()}
-    relabel = augmenter.label(labelled, teacher_score, loose, calibration)["rows"]
+    relabel = augmenter.label(labelled, teacher_score, loose, views_fit)["rows"]
     judged = [relabelled(p, r[filtering.TEACHER_SCORE]) for p, r in zip(few, relabel)]
     kept = [augmented_pair(r) for r in outcome.kept]
     weights = [1.0] * len(judged) + [r[features.WEIGHT] for r in outcome.kept]
@@ -630,12 +631,12 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
             f"pairwise {figures['pairwise_accuracy']:.4f}")
         return metrics.per_query_ndcg(queries)
 
-    def serve_ensemble(student: str, seed: int, entry: Dict[str, Any], student_scores, calibration) -> None:
+    def serve_ensemble(student: str, seed: int, entry: Dict[str, Any], student_scores, views_fit) -> None:
         served = f"{student}_ensemble"
         if served not in args.systems:
             return
         serving = dataclasses.replace(settings, zero_shot_weight=configs.SERVE_ZERO_SHOT_WEIGHT)
-        result = {"scores": augmenter.labeller_scores(dev, student_scores, serving, calibration),
+        result = {"scores": augmenter.labeller_scores(dev, student_scores, serving, views_fit),
                   "train_pairs": 0, "labelled": len(few),
                   "augmented_kept": entry["systems"][student]["augmented_kept"],
                   "note": f"the {student} student's gain x {1 - configs.SERVE_ZERO_SHOT_WEIGHT} + the zero-shot "
@@ -676,11 +677,14 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                 report["catalog_embedding"] = augmenter.timings["embed_catalog"]
             entry["stages"]["embed catalogue + dev queries (once per run)"] = augmenter.timings["embed_catalog"]
             labelled = labelled_rows(few)
-            calibration = labeling.calibrate(augmenter.encoder, labelled) if settings.zero_shot_weight else None
-            entry["calibration"] = dataclasses.asdict(calibration) if calibration else None
+            # The zero-shot view of the harness's one encoder, fitted on the few labels; its share is the
+            # configured one (the harness has no labelled eval rows to weigh it on).
+            views_fit = labeling.fit_views([augmenter.encoder_handle], [augmenter.encoder], None, labelled, [],
+                                           dataclasses.replace(settings, fit_zero_shot_weight=0))
+            entry["views_fit"] = dataclasses.asdict(views_fit)
         if "labeller" in trained:
             start = time.perf_counter()
-            scores = augmenter.labeller_scores(dev, teacher_dev_scores, settings, calibration)
+            scores = augmenter.labeller_scores(dev, teacher_dev_scores, settings, views_fit)
             result = {"scores": scores, "train_set": "few-label (the cross-encoder above)", "train_pairs": 0,
                       "labelled": len(few), "augmented_kept": 0, "wall_seconds": time.perf_counter() - start,
                       "note": f"(1 - {settings.zero_shot_weight}) x the cross-encoder's gain + "
@@ -701,7 +705,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
             found = augmenter.candidates(labelled, generated["rows"])
             entry["stages"]["retrieve candidates"] = {"candidates": len(found["rows"]), "seconds": found["seconds"]}
             entry["candidate_stats"] = found["stats"]
-            labelling = augmenter.label(found["rows"], teacher_score, settings, calibration)
+            labelling = augmenter.label(found["rows"], teacher_score, settings, views_fit)
             scored = labelling.pop("rows")
             entry["stages"]["teacher labels candidates"] = labelling
             for variant in variants:
@@ -717,14 +721,14 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                 entry["stages"][f"train {variant}"] = training_stage(result)
                 student_scores = list(result["scores"])
                 per_query[f"{variant}/{seed}"] = finish(variant, entry, result)
-                serve_ensemble(variant, seed, entry, student_scores, calibration)
+                serve_ensemble(variant, seed, entry, student_scores, views_fit)
         if distil:
             distil_hp = {**hp, "seed": seed, "epochs": min(DISTIL_EPOCHS, hp["epochs"])}
             result = run_distil(augmenter, entry, few, dev, labelled, generated["rows"], teacher_score, settings,
-                                calibration, distil_hp, encoder_handle, log)
+                                views_fit, distil_hp, encoder_handle, log)
             student_scores = list(result["scores"])
             per_query[f"distil/{seed}"] = finish("distil", entry, result)
-            serve_ensemble("distil", seed, entry, student_scores, calibration)
+            serve_ensemble("distil", seed, entry, student_scores, views_fit)
         for system in HEADLINE_SYSTEMS:
             if f"{system}/{seed}" not in per_query:
                 continue

@@ -65,10 +65,12 @@ class BM25:
 
 
 def main(argv=None) -> int:
-    """BM25 on the PROTOCOL dev split of the Home Depot folder (or --data DIR): the figures of metrics.py."""
+    """BM25 on the PROTOCOL dev split of the Home Depot folder (or --data DIR): the figures of
+    models/ranking_metrics.py."""
     import argparse
 
-    from benchmarks import homedepot, metrics
+    from benchmarks import homedepot
+    from models import ranking_metrics as metrics
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bm25", description=main.__doc__)
     parser.add_argument("--data", default=str(homedepot.DEFAULT_DIR), help="the Home Depot folder of PROTOCOL.md")
     args = parser.parse_args(argv)

@@ -30,7 +30,8 @@ import tempfile
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from benchmarks import homedepot, metrics
+from benchmarks import homedepot
+from models import ranking_metrics as metrics
 from benchmarks.bm25 import BM25
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -112,7 +113,7 @@ def make_dataset(pairs: Sequence[homedepot.Pair], batch_size: int, shuffle_seed:
 
 
 def judged(pairs: Sequence[homedepot.Pair], scores: Sequence[float]) -> Dict[str, List[metrics.Judged]]:
-    """Scores (in the pairs' order) -> query id -> judged products, for benchmarks.metrics."""
+    """Scores (in the pairs' order) -> query id -> judged products, for models.ranking_metrics."""
     if len(pairs) != len(scores):
         raise ValueError(f"{len(scores)} scores for {len(pairs)} pairs")
     queries: Dict[str, List[metrics.Judged]] = {}

@@ -10,7 +10,9 @@ Runs (each with every seed):
   full_label       every non-dev judged query (6,256), `--no-augmentation`: the ceiling.
 Each pushed model is scored as served and, from its `score_parts` signature, as the fine-tuned student
 alone (the zero-shot weight 0). Also: the zero-shot encoder, and the teacher of each augmented run (its
-cross-encoder alone and the label TeacherLabeling gave, its ensemble with the calibrated cosine).
+cross-encoder alone and the label TeacherLabeling gave: its views combined as its report's teacher_views
+say). A run whose candidate the pipeline did not push (the Evaluator or the zero-shot floor refused it) is
+scored too, as its Trainer's model, and marked pushed = no.
 
 The grades are mapped linearly from Home Depot's 1..3 to the pipeline's 0..3 (gain x 1.5: the same NDCG).
 The dev queries never enter a drop; the drops and the pipeline outputs stay in --workdir (research-use data:
@@ -30,7 +32,8 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-from benchmarks import homedepot, metrics
+from benchmarks import homedepot
+from models import ranking_metrics as metrics
 from benchmarks.encoder_benchmark import judged, machine_info, paired_difference, run_zero_shot
 from models import features
 from pipeline import configs
@@ -120,15 +123,30 @@ def score_model(model_dir: str, pairs: Sequence[homedepot.Pair]) -> Dict[str, Li
     return {output: scores[:, i].tolist() for i, output in enumerate(outputs)}
 
 
-def teacher_label_scores(teacher_gain: Sequence[float], cosines: Sequence[float], report: dict) -> List[float]:
-    """The label TeacherLabeling gives a pair (models.zero_shot.ensemble_gain with its report's calibration)."""
+def teacher_label_scores(teacher_gain: Sequence[float], dev: Sequence[homedepot.Pair], report: dict,
+                         dev_cosines: Dict[str, List[float]]) -> List[float]:
+    """The label TeacherLabeling gives each dev pair: views.ViewsFit.label of the report's teacher_views, from
+    the teacher's gains and each view encoder's cosines (dev_cosines: handle -> cosines, filled as needed).
+    A report written before the teacher had views has one calibrated cosine (zero_shot.ensemble_gain)."""
+    from components.teacher_labeling import views
     from models import zero_shot
     settings = report["settings"]
-    calibration = (zero_shot.Calibration(**settings["zero_shot_calibration"])
-                   if settings.get("zero_shot_calibration") else None)
-    weight = float(settings["zero_shot_weight"])
-    return [gain if calibration is None else zero_shot.ensemble_gain(gain, cosine, calibration, weight)
-            for gain, cosine in zip(teacher_gain, cosines)]
+    if "teacher_views" not in report:
+        calibration = (zero_shot.Calibration(**settings["zero_shot_calibration"])
+                       if settings.get("zero_shot_calibration") else None)
+        cosines = dev_cosines[str(configs.ENCODER_DIR)]
+        return [gain if calibration is None else
+                zero_shot.ensemble_gain(gain, cosine, calibration, float(settings["zero_shot_weight"]))
+                for gain, cosine in zip(teacher_gain, cosines)]
+    fitted = views.ViewsFit.from_dict(report["teacher_views"])
+    for handle in fitted.encoders:
+        if handle not in dev_cosines:
+            from components.retrieval.embedding import TextEncoder
+            from components.teacher_labeling.executor import pair_cosines
+            rows = [{features.QUERY: p.query, features.PRODUCT_TITLE: p.product_title} for p in dev]
+            dev_cosines[handle] = pair_cosines(TextEncoder(handle), rows).tolist()
+    columns = [dev_cosines[handle] for handle in fitted.encoders]
+    return [fitted.label(gain, row) for gain, row in zip(teacher_gain, zip(*columns))]
 
 
 def _figures(dev: Sequence[homedepot.Pair], scores: Sequence[float]) -> dict:
@@ -147,7 +165,7 @@ def run_pipeline(drop: str, output: str, flags: List[str], seed: int, log_path: 
     return {"command": " ".join(command[1:]), "exit_code": code, "wall_seconds": round(time.time() - start, 1)}
 
 
-def measure(run: str, seed: int, data: homedepot.HomeDepot, workdir: str, cosines: List[float],
+def measure(run: str, seed: int, data: homedepot.HomeDepot, workdir: str, dev_cosines: Dict[str, List[float]],
             reuse: bool = False) -> dict:
     """Runs the pipeline on the run's drop (unless reuse and that run finished already) and scores it."""
     spec = RUNS[run]
@@ -191,7 +209,8 @@ def measure(run: str, seed: int, data: homedepot.HomeDepot, workdir: str, cosine
                 report = json.load(f)
             from components.teacher_labeling import filtering
             gains = [filtering.gain_of(s, report["settings"]["teacher_score"]) for s in teacher_logits]
-            result["teacher_label"] = _figures(dev, teacher_label_scores(gains, cosines, report))
+            result["teacher_label"] = _figures(dev, teacher_label_scores(gains, dev, report, dev_cosines))
+            result["teacher_views"] = report.get("teacher_views")
             result["augmentation"] = {k: report.get(k) for k in ("candidates_in", "kept", "rejected",
                                                                  "kept_by_origin", "rejected_by_reason")}
     print(f"[pipeline_benchmark] {run} seed {seed}: pushed={result['pushed']} served NDCG@10 "
@@ -280,12 +299,12 @@ def main(argv=None) -> int:
     data = homedepot.load(args.data)
     dev = data.dev
     zero_shot = run_zero_shot(dev)
-    cosines = zero_shot["scores"]
-    zero_shot_figures = _figures(dev, cosines)
+    dev_cosines = {str(configs.ENCODER_DIR): zero_shot["scores"]}  # encoder handle -> cosines of the dev pairs
+    zero_shot_figures = _figures(dev, zero_shot["scores"])
     results = []
     for seed in args.seeds.split(","):
         for run in runs:
-            results.append(measure(run, int(seed), data, args.workdir, cosines, args.reuse))
+            results.append(measure(run, int(seed), data, args.workdir, dev_cosines, args.reuse))
             report = {"command": "python -m benchmarks.pipeline_benchmark " + " ".join(argv or sys.argv[1:]),
                       "machine": machine_info(),
                       "zero_shot": {k: v for k, v in zero_shot_figures.items() if k != "per_query"},

@@ -87,8 +87,10 @@ def _rebase_repo_paths(pipeline: tfx.dsl.Pipeline, repo_root: str, app_dir: str)
         if not isinstance(component, base_component.BaseComponent):
             continue
         for name, value in component.exec_properties.items():
-            if isinstance(value, str) and value.startswith(prefix):
-                rebased = posixpath.join(app_dir, os.path.relpath(value, repo_root).replace(os.sep, "/"))
+            # A comma-separated list of such paths (TeacherLabeling's view_encoder_handles) is rebased path by path.
+            if isinstance(value, str) and value and all(part.startswith(prefix) for part in value.split(",")):
+                rebased = ",".join(posixpath.join(app_dir, os.path.relpath(part, repo_root).replace(os.sep, "/"))
+                                   for part in value.split(","))
                 logging.info("%s.%s: %s -> %s (path inside the image)", component.id, name, value, rebased)
                 component.exec_properties[name] = rebased
 

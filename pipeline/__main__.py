@@ -54,11 +54,19 @@ def _parse(argv):
     run.add_argument("--seed", type=int, default=None,
                      help="random seed of both Trainers and of query generation (default: the configured ones)")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    run.add_argument("--zero-shot-floor", choices=configs.FLOOR_MODES, default=configs.ZERO_SHOT_FLOOR,
+                     help="enforce: push only a model that also ranks the eval split better than the encoder's "
+                     "zero-shot cosine; report: print that check, push what the Evaluator blesses")
     run.add_argument("--no-augmentation", action="store_true",
                      help="train on the labelled data only (no teacher, generation, retrieval)")
     run.add_argument("--no-generation", action="store_true", help="augment by retrieval only (no LLM)")
     run.add_argument("--no-traffic", action="store_true",
                      help=f"ignore the search traffic ({configs.IMPRESSIONS_PATTERN}) of the data folder")
+    run.add_argument("--teacher-view", action="append", choices=configs.ENCODERS, dest="teacher_views",
+                     help="an encoder whose zero-shot cosine is one of the teacher's views, besides --encoder; "
+                     f"repeat for several (default: {', '.join(configs.TEACHER_VIEW_ENCODERS) or 'none'})")
+    run.add_argument("--no-teacher-views", action="store_true",
+                     help="the teacher's zero-shot view is the pipeline's encoder alone")
     run.add_argument("--on-llm-failure", choices=("fail", "skip"), default=configs.AUGMENTATION.on_backend_failure,
                      help="when the LLM backend fails: fail the run, or skip generation (retrieval only)")
 
@@ -80,9 +88,10 @@ def _parse(argv):
 def _augmentation(args) -> "configs.Augmentation":
     if args.no_augmentation:
         return configs.NO_AUGMENTATION
+    views = () if args.no_teacher_views else tuple(args.teacher_views or configs.TEACHER_VIEW_ENCODERS)
     return dataclasses.replace(configs.AUGMENTATION, generation=not args.no_generation,
                                traffic=False if args.no_traffic else configs.AUGMENTATION.traffic,
-                               on_backend_failure=args.on_llm_failure)
+                               teacher_view_encoders=views, on_backend_failure=args.on_llm_failure)
 
 
 def main(argv=None) -> int:
@@ -99,7 +108,7 @@ def main(argv=None) -> int:
                     enable_cache=not args.no_cache,
                     overrides={"train_steps": args.train_steps, "augmentation": _augmentation(args),
                                "encoder": args.encoder, "serve_zero_shot_weight": args.serve_zero_shot_weight,
-                               "seed": args.seed})
+                               "seed": args.seed, "zero_shot_floor": args.zero_shot_floor})
         print(summary.render(summary.collect(output)))
         print(f"Wall time: {time.time() - started:.0f} s")
     elif args.command == "validate":

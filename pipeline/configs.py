@@ -2,7 +2,7 @@
 import dataclasses
 import os
 import pathlib
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from components.retrieval import candidates
 from components.teacher_labeling import filtering
@@ -133,6 +133,13 @@ MAX_NDCG_DROP = 1e-10  # change threshold: NDCG@10 may not fall below the latest
 # luck. A random ranker clears MIN_NDCG on a subset of the sample's eval queries with ~50 rows (~6 queries)
 # 0.4% of the time, ~40 rows 0.8%, ~20 rows 4%. The sample's eval split has 177.
 MIN_EVAL_EXAMPLES = 50
+# Beyond the Evaluator: the candidate must also rank the eval split better than the pretrained encoder's
+# zero-shot cosine (components/zero_shot_floor; both scored by models/ranking_metrics' NDCG@10), by more than
+# the margin: "enforce" refuses one that does not; "report" (`--zero-shot-floor report`) only records and
+# prints the check, and the Evaluator's blessing alone decides the push.
+FLOOR_MODES = ("enforce", "report")
+ZERO_SHOT_FLOOR = "enforce"
+ZERO_SHOT_FLOOR_MARGIN = 0.0
 
 
 def pipeline_root(output_dir: str) -> str:
@@ -167,8 +174,12 @@ QG_REQUIRE_TITLE_OVERLAP = True  # drop queries sharing no word with the title (
 
 
 # Augmentation: the switch and every knob of the teacher, retrieval and labelling (generation: QG_* above).
-# The encoder of retrieval, of the eval-leak guard and of the zero-shot part of the teacher's label.
+# The encoder of retrieval, of the eval-leak guard and of the first zero-shot view of the teacher's label.
 ENCODER_DIR = encoder_dir(ENCODER)
+# More encoders whose zero-shot cosines are views of the teacher (components/teacher_labeling/views.py: their
+# weights are fitted on the labelled rows). all-mpnet-base-v2 ranks Home Depot as well as MiniLM but errs
+# differently; it is about 4x slower, and only the teacher uses it (the served model holds MiniLM alone).
+TEACHER_VIEW_ENCODERS = ("all-mpnet-base-v2",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +191,7 @@ class Augmentation:
     # the data folder has such a file when the pipeline is defined; True requires it; False ignores it.
     traffic: Optional[bool] = None
     encoder_handle: str = str(ENCODER_DIR)
+    teacher_view_encoders: Tuple[str, ...] = TEACHER_VIEW_ENCODERS  # names of ENCODERS (see above)
     # Retrieval and TeacherLabeling: their own Settings, where each default is documented; a count of 0
     # switches a retrieval method off.
     retrieval: candidates.Settings = candidates.Settings()
@@ -201,6 +213,12 @@ class Augmentation:
         from models import cross_encoder  # imports TF: only when a pipeline is built, not with the configs
         # teacher_score: how TeacherLabeling turns the teacher's score into a soft label (its loss decides).
         return dataclasses.asdict(self.labeling) | {"teacher_score": cross_encoder.score_meaning(TEACHER_HPARAMS)}
+
+    @property
+    def view_encoder_handles(self) -> List[str]:
+        """The extra teacher views' exports (the pipeline's own encoder is always the first view)."""
+        handles = [str(encoder_dir(name)) for name in self.teacher_view_encoders]
+        return [handle for handle in handles if handle != self.encoder_handle]
 
     @property
     def generation_args(self) -> dict:

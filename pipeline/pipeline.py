@@ -16,9 +16,13 @@ from components.retrieval.component import Retrieval
 from components.search_log_example_gen import rules
 from components.search_log_example_gen.component import SearchLogExampleGen
 from components.teacher_labeling.component import TeacherLabeling
+from components.zero_shot_floor.component import ZeroShotFloor
 from models import encoder as encoder_exports
 from models import features
 from pipeline import configs
+
+
+ZERO_SHOT_FLOOR_ID = "ZeroShotFloor"
 
 
 def example_gen_output_config() -> tfx.proto.Output:
@@ -202,14 +206,19 @@ def create_pipeline(
     encoder: Optional[str] = None,
     serve_zero_shot_weight: Optional[float] = None,
     seed: Optional[int] = None,
+    zero_shot_floor: str = configs.ZERO_SHOT_FLOOR,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> Pusher.
+    """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> ZeroShotFloor
+    -> Pusher.
 
     encoder: one of configs.ENCODERS for every component (Trainers, retrieval, labelling); None: the
     configured ones (configs.ENCODER, or ENCODER_HANDLE / augmentation.encoder_handle where set).
     serve_zero_shot_weight: the served model's zero-shot weight (0: the fine-tuned cross-encoder alone);
     None: configs.SERVE_ZERO_SHOT_WEIGHT.
-    seed: the random seed of both Trainers and of query generation; None: the configured ones."""
+    seed: the random seed of both Trainers and of query generation; None: the configured ones.
+    zero_shot_floor: one of configs.FLOOR_MODES: "enforce" pushes only a candidate that also beats the
+    encoder's zero-shot ranking (ZeroShotFloor); "report" records that check and pushes what the Evaluator
+    blesses."""
     student_hparams, teacher_hparams = configs.serving_hparams(serve_zero_shot_weight), configs.TEACHER_HPARAMS
     if seed is not None:
         student_hparams, teacher_hparams = {**student_hparams, "seed": seed}, {**teacher_hparams, "seed": seed}
@@ -245,10 +254,15 @@ def create_pipeline(
         eval_args=_eval_args(eval_steps),
         custom_config=trainer_config(student_hparams, encoder))
 
+    if zero_shot_floor not in configs.FLOOR_MODES:
+        raise ValueError(f"zero_shot_floor must be one of {configs.FLOOR_MODES}, not {zero_shot_floor!r}")
+    # The baseline is the latest model that the floor's blessing (the one the Pusher obeys) blessed: a model
+    # the Evaluator blessed but the floor refused was never served and is no baseline.
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                       producer_component_id=ZERO_SHOT_FLOOR_ID, output_key="blessing"),
     ).with_id("latest_blessed_model_resolver")
 
     evaluator = tfx.components.Evaluator(
@@ -257,18 +271,23 @@ def create_pipeline(
         baseline_model=model_resolver.outputs["model"],
         example_splits=[configs.EVAL_SPLIT],
         eval_config=eval_config())
+    floor = ZeroShotFloor(
+        model=trainer.outputs["model"], evaluator_blessing=evaluator.outputs["blessing"],
+        examples=example_gen.outputs["examples"], encoder_handle=augmentation.encoder_handle,
+        encoder_fingerprint=encoder_exports.fingerprint(augmentation.encoder_handle), split=configs.EVAL_SPLIT,
+        margin=configs.ZERO_SHOT_FLOOR_MARGIN, enforce=zero_shot_floor == "enforce").with_id(ZERO_SHOT_FLOOR_ID)
 
     # TFX's Pusher with an atomic push: a server never lists a half-copied version (components/atomic_pusher).
     pusher = Pusher(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=floor.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
 
     return tfx.dsl.Pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=pipeline_root,
-        components=components + [transform, trainer, model_resolver, evaluator, pusher],
+        components=components + [transform, trainer, model_resolver, evaluator, floor, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],
@@ -310,7 +329,7 @@ def _augmentation(validation: DataValidation, settings: "configs.Augmentation", 
     retrieval.add_upstream_node(anomalies_gate)
     labeling = TeacherLabeling(examples=labelled, candidates=retrieval.outputs["candidates"],
                                teacher_model=teacher.outputs["model"], traffic=traffic, **encoder_properties,
-                               **settings.labeling_args)
+                               view_encoder_handles=settings.view_encoder_handles, **settings.labeling_args)
     training_schema_gen = tfx.components.ImportSchemaGen(
         schema_file=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE)).with_id("TrainingSchemaGen")
     return nodes + [retrieval, labeling, training_schema_gen]

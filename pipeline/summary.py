@@ -13,8 +13,10 @@ from tfx import v1 as tfx
 
 from components.augmentation.report import read_report
 from components.search_log_example_gen import executor as ledger  # the checked inputs' ledger properties
+from components.zero_shot_floor import executor as floor_executor
 from models import features
 from pipeline import configs
+from pipeline.pipeline import ZERO_SHOT_FLOOR_ID as FLOOR
 
 # The model names TFMA uses when a baseline is present; without one the candidate is "".
 CANDIDATE, BASELINE = "candidate", "baseline"
@@ -137,12 +139,22 @@ def collect(output_dir: str) -> dict:
         metrics[TEACHER] = overall_metrics(record.output("TeacherEvaluator", "evaluation").uri)[CANDIDATE]
         augmentation = read_report(record.output("TeacherLabeling", "report"))
     generation = read_report(record.output("QueryGeneration", "report")) if record.ran("QueryGeneration") else None
+    floor = None
+    if record.ran(FLOOR):  # the blessing the Pusher obeyed, with the zero-shot figures beside the candidate's
+        floor_blessing = record.output(FLOOR, "blessing")
+        names = (floor_executor.CANDIDATE_NDCG, floor_executor.ZERO_SHOT_NDCG, floor_executor.FLOOR_MARGIN)
+        floor = {name: floor_blessing.custom_properties[name].double_value for name in names}
+        floor["reason"] = floor_blessing.custom_properties[floor_executor.REASON].string_value
+        for name in (floor_executor.PASSED, floor_executor.ENFORCED, "blessed"):
+            floor[name] = floor_blessing.custom_properties[name].int_value == 1
     return {
         "splits": split_sizes(record.output("StatisticsGen", "statistics").uri),
         "metrics": metrics,
         "augmentation": augmentation,
         "generation": generation,
-        "blessed": blessing.custom_properties["blessed"].int_value == 1,
+        "zero_shot_floor": floor,
+        "evaluator_blessed": blessing.custom_properties["blessed"].int_value == 1,
+        "blessed": floor["blessed"] if floor else blessing.custom_properties["blessed"].int_value == 1,
         "validation_failures": validation_failures(evaluation),
         "pushed": bool(pushed_props) and pushed_props["pushed"].int_value == 1,
         "pushed_destination": pushed_props["pushed_destination"].string_value if "pushed_destination" in pushed_props else None,
@@ -160,6 +172,23 @@ def _metrics_lines(metrics: Dict[str, Dict[str, float]]) -> List[str]:
     if BASELINE not in metrics:
         lines.append("  (no baseline yet: the first blessed model becomes the baseline of the next run)")
     return lines
+
+
+def _floor_lines(floor: Optional[dict], augmentation: Optional[dict]) -> List[str]:
+    """The candidate beside the zero-shot encoder and the teacher, all by ranking_metrics' NDCG@10."""
+    if not floor:
+        return []
+    teacher = ((augmentation or {}).get("teacher_views") or {}).get("eval_ndcg") or {}
+    line = (f"Zero-shot floor ({'enforced' if floor[floor_executor.ENFORCED] else 'report only'}; NDCG@10 over the "
+            f"eval queries with 2+ grades): candidate {floor[floor_executor.CANDIDATE_NDCG]:.4f}, zero-shot "
+            f"{floor[floor_executor.ZERO_SHOT_NDCG]:.4f}")
+    if teacher.get("teacher_label") is not None:
+        line += f", teacher label {teacher['teacher_label']:.4f}"
+        if teacher.get("cross_encoder") is not None:
+            line += f" (its cross-encoder alone {teacher['cross_encoder']:.4f})"
+    verdict = "passes" if floor[floor_executor.PASSED] else f"FAILS: {floor['reason']}"
+    return [line, f"  the candidate {verdict}" + ("" if floor[floor_executor.ENFORCED] or floor[floor_executor.PASSED]
+                                                   else " (not enforced: the Evaluator's blessing decides)")]
 
 
 def _generation_lines(report: Optional[dict]) -> List[str]:
@@ -188,11 +217,15 @@ def render(outcome: dict) -> str:
     lines += ["Evaluation on the eval split (per-query ranking metrics; teacher = the augmentation's "
               "teacher):" if report else "Evaluation on the eval split (per-query ranking metrics):"]
     lines += _metrics_lines(outcome["metrics"])
+    lines += _floor_lines(outcome.get("zero_shot_floor"), report)
     if outcome["blessed"]:
         lines.append("Blessed: yes")
     else:
         lines.append("Blessed: NO; the serving model stays as it was. Failed checks:")
         lines += [f"  - {failure}" for failure in outcome["validation_failures"]]
+        floor = outcome.get("zero_shot_floor")
+        if outcome.get("evaluator_blessed", True) and floor and floor["reason"] and floor[floor_executor.ENFORCED]:
+            lines.append(f"  - zero-shot floor: {floor['reason']}")
     destination: Optional[str] = outcome["pushed_destination"]
     if outcome["pushed"] and destination:
         lines += [f"Pushed to: {destination}",

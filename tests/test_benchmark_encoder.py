@@ -56,7 +56,7 @@ def test_make_dataset_yields_raw_string_batches_and_targets():
 
 
 def test_judged_and_metrics_of_a_perfect_and_a_reversed_scorer():
-    from benchmarks import metrics
+    from models import ranking_metrics as metrics
 
     dev = eb.select(_data().pairs, ["q1", "q2"])
     perfect = metrics.evaluate(eb.judged(dev, [p.relevance for p in dev]))

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from benchmarks.metrics import Judged, evaluate, ndcg_at, pairwise_counts
+from models.ranking_metrics import Judged, evaluate, ndcg_at, pairwise_counts
 
 
 def test_ndcg_of_the_ideal_order_is_one_and_of_the_reverse_is_known():

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from benchmarks import metrics
+from models import ranking_metrics as metrics
 from benchmarks.bm25 import BM25, tokens
 
 SAMPLE_ZH = pathlib.Path(__file__).resolve().parents[1] / "data" / "sample_zh"

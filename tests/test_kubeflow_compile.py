@@ -77,7 +77,7 @@ def test_every_component_is_a_task(spec):
         "SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
         "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "TrafficExampleGen", "QueryGeneration",
         "Retrieval", "TeacherLabeling", "TrainingSchemaGen", "Transform",
-        "Trainer", MODEL_RESOLVER, BLESSING_RESOLVER, "Evaluator", "Pusher"}
+        "Trainer", MODEL_RESOLVER, BLESSING_RESOLVER, "Evaluator", "ZeroShotFloor", "Pusher"}
     assert spec.pipeline_info.name == configs.PIPELINE_NAME
 
 
@@ -92,7 +92,8 @@ def test_dependencies_follow_the_pipeline(spec):
     assert {"Transform"} <= _upstream(tasks["Trainer"])
     assert {"Trainer", MODEL_RESOLVER} <= _upstream(tasks["Evaluator"])
     assert BLESSING_RESOLVER in _ancestors(tasks, "Evaluator")
-    assert {"Evaluator", "Trainer"} <= _upstream(tasks["Pusher"])
+    assert {"Evaluator", "Trainer"} <= _upstream(tasks["ZeroShotFloor"])
+    assert {"ZeroShotFloor", "Trainer"} <= _upstream(tasks["Pusher"])  # the floor's blessing gates the push
 
 
 def test_every_step_runs_the_given_image_with_tfx_entrypoint(deployment):
@@ -146,11 +147,17 @@ def test_no_path_of_the_compiling_checkout(job, spec):
     assert os.path.isfile(os.path.join(configs.REPO_ROOT, os.path.relpath(schema_file, config.APP_DIR)))
     # The encoder the augmentation steps load: where the image's `python -m models.encoder export` puts it.
     assert _param(spec.root.dag.tasks["Retrieval"], "encoder_handle") == f"{config.APP_DIR}/.cache/encoders/all-minilm-l6-v2"
+    assert _param(spec.root.dag.tasks["ZeroShotFloor"], "encoder_handle") == _param(spec.root.dag.tasks["Retrieval"],
+                                                                                   "encoder_handle")
+    # The teacher's extra views, a comma-separated list of exports, are rebased path by path.
+    assert _param(spec.root.dag.tasks["TeacherLabeling"], "view_encoder_handles") == \
+        f"{config.APP_DIR}/.cache/encoders/all-mpnet-base-v2"
 
 
 def _encoder_fingerprints(spec) -> dict:
     tasks = spec.root.dag.tasks
-    return {**{name: _param(tasks[name], "encoder_fingerprint") for name in ("Retrieval", "TeacherLabeling")},
+    return {**{name: _param(tasks[name], "encoder_fingerprint")
+               for name in ("Retrieval", "TeacherLabeling", "ZeroShotFloor")},
             **{name: json.loads(_param(tasks[name], "custom_config"))["encoder_fingerprint"]
                for name in ("Trainer", "TeacherTrainer")}}
 

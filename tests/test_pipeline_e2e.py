@@ -21,7 +21,7 @@ from pipeline import configs, scoring, summary
 COMPONENTS = ("SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
               "TeacherTrainer", "TeacherEvaluator", "CatalogExampleGen", "TrafficExampleGen", "QueryGeneration",
               "Retrieval",
-              "TeacherLabeling", "TrainingSchemaGen", "Transform", "Trainer", "Evaluator", "Pusher")
+              "TeacherLabeling", "TrainingSchemaGen", "Transform", "Trainer", "Evaluator", "ZeroShotFloor", "Pusher")
 COMPLETE, CACHED = mlmd.proto.Execution.COMPLETE, mlmd.proto.Execution.CACHED
 
 
@@ -54,6 +54,9 @@ def test_every_component_ran_once(output_dir):
 def test_model_is_blessed_and_pushed_in_tf_serving_layout(output_dir):
     outcome = summary.collect(output_dir)
     assert outcome["blessed"] and outcome["pushed"]
+    floor = outcome["zero_shot_floor"]  # reported beside the candidate's figure, not enforced in this run
+    assert not floor["floor_enforced"] and 0.0 < floor["zero_shot_ndcg"] <= 1.0
+    assert "Zero-shot floor (report only" in summary.render(outcome)
     assert outcome["metrics"]["candidate"][f"ndcg@{configs.BLESSING_METRIC_CUTOFF}"] >= configs.MIN_NDCG
     version_dir = outcome["pushed_destination"]
     assert os.path.dirname(version_dir) == configs.serving_model_dir(output_dir)
@@ -140,7 +143,7 @@ def test_reruns_are_served_from_cache(output_dir, sample_data_dir, run_test_pipe
     # Second run: data and training come from the cache; the Evaluator's input changed (the latest
     # blessed model is now a baseline), so it evaluates again, against that baseline, and Pusher follows.
     run_test_pipeline(sample_data_dir, output_dir)
-    evaluated_again = ("Evaluator", "Pusher")
+    evaluated_again = ("Evaluator", "ZeroShotFloor", "Pusher")
     assert _states(output_dir) == {c: [COMPLETE, COMPLETE if c in evaluated_again else CACHED]
                                    for c in COMPONENTS}
     assert set(summary.collect(output_dir)["metrics"]) == {"candidate", "baseline", summary.TEACHER}
@@ -201,3 +204,26 @@ def test_broken_data_drop_stops_the_run_before_training(tmp_path, sample_data_di
     with pytest.raises(InvalidSearchLogError, match="relevance_out_of_range"):
         run_test_pipeline(str(data_dir), output)
     assert _states(output)["TeacherTrainer"] == [] and _states(output)["Transform"] == []
+
+
+def test_the_enforced_zero_shot_floor_decides_the_push(output_dir, sample_data_dir):
+    """The same pipeline with the floor enforced: only the floor and the Pusher run again (the floor's blessing
+    is another input of theirs), the push follows the floor's decision, and a refusal leaves the served
+    versions as they were. On the sample the trained model ranks below the zero-shot encoder."""
+    from pipeline import runners
+    from conftest import PIPELINE_TEST_OVERRIDES
+    versions_before = sorted(os.listdir(configs.serving_model_dir(output_dir)))
+    runners.run("local", sample_data_dir, output_dir, runners.beam_args(workers=1),
+                overrides={**PIPELINE_TEST_OVERRIDES, "zero_shot_floor": "enforce"})
+    states = _states(output_dir)
+    assert states["ZeroShotFloor"][-1] == COMPLETE and states["Pusher"][-1] == COMPLETE
+    assert states["Trainer"][-1] == CACHED and states["TeacherLabeling"][-1] == CACHED
+    outcome = summary.collect(output_dir)
+    floor = outcome["zero_shot_floor"]
+    assert floor["floor_enforced"]
+    beats = floor["candidate_ndcg"] > floor["zero_shot_ndcg"] + floor["floor_margin"]
+    assert floor["floor_passed"] == beats and outcome["blessed"] == (beats and outcome["evaluator_blessed"])
+    assert outcome["pushed"] == outcome["blessed"]
+    if not outcome["blessed"]:
+        assert sorted(os.listdir(configs.serving_model_dir(output_dir))) == versions_before
+        assert "zero-shot floor: NDCG@10" in summary.render(outcome)

@@ -10,7 +10,7 @@ from components import examples_io
 from components.augmentation import report as report_lib
 from components.query_generation.sanitize import normalise
 from components.retrieval import candidates as retrieval
-from components.teacher_labeling import executor, filtering, report_page
+from components.teacher_labeling import executor, filtering, report_page, views
 from models import features, zero_shot
 from models.encoder.export import default_export_dir, export_encoder
 
@@ -117,7 +117,7 @@ def _raw(query_id, query, product_id, title, relevance):
             features.PRODUCT_TITLE: title, features.RELEVANCE: relevance}
 
 
-def run_labeling(tmp_path, settings=SETTINGS, traffic=None):
+def run_labeling(tmp_path, settings=SETTINGS, traffic=None, view_encoder_handles=()):
     """Runs the executor (overlap teacher, four candidates; traffic: impression rows for its optional input)
     under tmp_path: (train rows, eval rows, report)."""
     teacher = standard_artifacts.Model()
@@ -146,7 +146,8 @@ def run_labeling(tmp_path, settings=SETTINGS, traffic=None):
     output.uri = str(tmp_path / "augmented")
     report = report_lib.AugmentationReport()
     report.uri = str(tmp_path / "report")
-    properties = {"encoder_handle": export_encoder(default_export_dir()), **vars(settings)}
+    properties = {"encoder_handle": export_encoder(default_export_dir()),
+                  "view_encoder_handles": ",".join(view_encoder_handles), **vars(settings)}
     executor.Executor().Do(inputs, {"augmented_examples": [output], "report": [report]}, properties)
     read = lambda split: list(examples_io.read_rows(examples_io.split_pattern(output, split)))  # noqa: E731
     return read("train"), read("eval"), report
@@ -200,8 +201,9 @@ def test_the_label_mixes_the_cross_encoder_and_the_calibrated_zero_shot_cosine()
         filtering.Settings(zero_shot_weight=1.5)
 
 
-def test_executor_labels_with_the_ensemble_calibrated_on_the_labelled_rows(tmp_path, monkeypatch):
+def test_executor_labels_with_views_fitted_on_the_labelled_rows(tmp_path, monkeypatch):
     from components.retrieval import embedding
+    from models.encoder import mpnet_export
     loads = []
     load = embedding.TextEncoder.__init__
     monkeypatch.setattr(embedding.TextEncoder, "__init__", lambda self, *a, **k: loads.append(a) or load(self, *a, **k))
@@ -209,21 +211,27 @@ def test_executor_labels_with_the_ensemble_calibrated_on_the_labelled_rows(tmp_p
     import weakref
     monkeypatch.setattr(executor, "_ENCODERS", weakref.WeakValueDictionary())
     settings = filtering.Settings(**{**vars(SETTINGS), "zero_shot_weight": 0.5, "min_confidence": 0.0})
-    train, _, report = run_labeling(tmp_path, settings)
-    # Eval-query embedding, calibration and scoring share one encoder per worker process.
-    assert len(loads) == 1
+    mpnet = mpnet_export.export_encoder(mpnet_export.default_export_dir())
+    train, _, report = run_labeling(tmp_path, settings, view_encoder_handles=[mpnet])
+    # The eval guard, the views' fit and the scoring share one copy of each encoder per worker process.
+    assert sorted(a[0] for a in loads) == sorted([default_export_dir(), mpnet])
     document = report_lib.read_report(report)
-    calibration = zero_shot.Calibration(**document["settings"]["zero_shot_calibration"])
-    assert calibration.pairs == 2  # the two labelled train rows
-    # Recompute the kept rows' labels from the real encoder's cosines: half the overlap teacher's gain
-    # (1 for p4, 0 for the steel pot) and half the calibrated cosine.
+    fitted = views.ViewsFit.from_dict(document["teacher_views"])
+    assert fitted.encoders == [default_export_dir(), mpnet] and fitted.pairs == 2  # the two labelled train rows
+    # One eval row cannot weigh the views: the configured share stays, and says so.
+    assert fitted.zero_shot_weight == 0.5 and fitted.weight_fitted_on == 0
+    assert set(fitted.eval_ndcg) == {views.CROSS_ENCODER, views.ZERO_SHOT, views.TEACHER_LABEL,
+                                     "zero_shot:all-minilm-l6-v2", "zero_shot:all-mpnet-base-v2"}
+    assert "zero_shot:all-mpnet-base-v2" in report_page.render_text(document)
+    # Recompute the kept rows' labels from the real encoders' cosines: half the overlap teacher's gain (1 for
+    # p4, 0 for the steel pot) and half the fitted zero-shot combination.
     from components.retrieval.embedding import TextEncoder
-    encoder = TextEncoder(default_export_dir())
+    encoders = [TextEncoder(handle) for handle in fitted.encoders]
     by_key = {(r[features.QUERY_ID], r[features.PRODUCT_ID]): r for r in train}
     for key, title, teacher_gain in ((("q1", "p4"), "running shoes for kids", 1.0),
                                      (("q1", "p2"), "steel pot 5 l", 0.0)):
-        cosine = float(executor.pair_cosines(encoder, [{features.QUERY: "running shoes",
-                                                         features.PRODUCT_TITLE: title}])[0])
-        expected = 0.5 * teacher_gain + 0.5 * calibration.gain(cosine)
+        rows = [{features.QUERY: "running shoes", features.PRODUCT_TITLE: title}]
+        cosines = executor.view_cosines(encoders, rows)[0]
+        expected = 0.5 * teacher_gain + 0.5 * fitted.zero_shot_gain(cosines)
         assert by_key[key][features.RELEVANCE] == pytest.approx(filtering.soft_relevance(expected), abs=1e-3)
     assert by_key[("q1", "p4")][features.RELEVANCE] > by_key[("q1", "p2")][features.RELEVANCE]

@@ -4,7 +4,7 @@ Output `augmented_examples`: split train = labelled train rows + kept candidates
 score on the relevance scale, `origin`, `sample_weight`); split eval = the labelled eval rows, untouched.
 Output `report`: report.json and report.html, in = kept + rejected by reason (see filtering.py).
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -13,6 +13,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from components.augmentation.report import AugmentationReport
 from components.teacher_labeling import executor, filtering
+from models import encoder as encoder_exports
 
 _SETTINGS = {name: ExecutionParameter(type=type(value))
              for name, value in vars(filtering.Settings()).items()}
@@ -24,6 +25,10 @@ class TeacherLabelingSpec(ComponentSpec):
         # For the cache key only, never read by the executor: changes when the export at encoder_handle
         # is rewritten (models.encoder.fingerprint; "" for a handle with no export stamp).
         "encoder_fingerprint": ExecutionParameter(type=str, optional=True),
+        # The other encoders whose zero-shot cosines are teacher views (views.py), comma-separated; and their
+        # fingerprints, for the cache key only.
+        "view_encoder_handles": ExecutionParameter(type=str, optional=True),
+        "view_encoder_fingerprints": ExecutionParameter(type=str, optional=True),
         **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -55,25 +60,33 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
 
     def __init__(self, examples: types.BaseChannel, candidates: types.BaseChannel,
                  teacher_model: types.BaseChannel, encoder_handle: str, encoder_fingerprint: str = "",
-                 traffic: Optional[types.BaseChannel] = None, **settings):
+                 traffic: Optional[types.BaseChannel] = None, view_encoder_handles: Sequence[str] = (),
+                 **settings):
         """Args:
           examples: labelled Examples (train and eval splits); eval rows pass through untouched and guard
             against eval queries leaking into training.
           candidates: Retrieval's candidate pairs.
           teacher_model: a Trainer's model whose SavedModel has a `score_text` signature.
-          encoder_handle: text encoder for the eval near-duplicate guard.
+          encoder_handle: text encoder for the eval near-duplicate guard and the first zero-shot view.
           encoder_fingerprint: models.encoder.fingerprint(encoder_handle), so that a cached run is not
             reused after the export at that path is rewritten.
           traffic: optional Examples of impressions (query_id, query, product_id, product_title; split
             train): every pair becomes a candidate of origin "traffic" (filtering.py says which rules apply).
+          view_encoder_handles: more encoders (SavedModels with `embed`) whose zero-shot cosines are views of
+            the teacher (views.py), e.g. configs.encoder_dir("all-mpnet-base-v2").
           **settings: overrides of filtering.Settings (thresholds, caps, weights; documented there).
         """
         unknown = set(settings) - set(_SETTINGS)
         if unknown:
             raise ValueError(f"TeacherLabeling: unknown settings {sorted(unknown)}; known: {sorted(_SETTINGS)}")
         values = vars(filtering.Settings(**settings))
+        if any("," in handle for handle in view_encoder_handles):
+            raise ValueError(f"TeacherLabeling: an encoder handle may not contain ',': {list(view_encoder_handles)}")
         super().__init__(spec=TeacherLabelingSpec(
             examples=examples, candidates=candidates, teacher_model=teacher_model, traffic=traffic,
-            encoder_handle=encoder_handle, encoder_fingerprint=encoder_fingerprint, **values,
+            encoder_handle=encoder_handle, encoder_fingerprint=encoder_fingerprint,
+            view_encoder_handles=",".join(view_encoder_handles),
+            view_encoder_fingerprints=",".join(encoder_exports.fingerprint(h) for h in view_encoder_handles),
+            **values,
             augmented_examples=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport)))

@@ -1,4 +1,5 @@
-"""TeacherLabeling executor: the teacher scores every candidate, filtering.py decides, the report explains.
+"""TeacherLabeling executor: the teacher's views score every candidate (views.py), filtering.py decides, the
+report explains.
 
 Writes the training data of the student: split `train` = the labelled train rows (origin labelled, weight 1)
 plus the kept candidates (soft label, weight by origin); split `eval` = the labelled eval rows, untouched.
@@ -10,7 +11,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -22,8 +23,8 @@ from tfx.utils import path_utils
 from components import examples_io
 from components.augmentation import report as report_lib
 from components.query_generation.sanitize import normalise
-from components.teacher_labeling import filtering, report_page
-from models import features, zero_shot
+from components.teacher_labeling import filtering, report_page, views
+from models import features
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also MLMD custom properties
@@ -49,38 +50,44 @@ def _load_encoder(handle: str):
 
 
 class _Score(beam.DoFn):
-    """Adds the teacher's label (zero_shot.ensemble_gain) and the query's similarity to the nearest eval query
-    to each candidate."""
+    """Adds the teacher's label (views.ViewsFit.label of its views) and the query's similarity to the nearest
+    eval query to each candidate."""
 
-    def __init__(self, teacher_dir: str, encoder_handle: str, settings: filtering.Settings):
+    def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings):
         super().__init__()
-        self._teacher_dir, self._encoder_handle, self._settings = teacher_dir, encoder_handle, settings
+        self._teacher_dir, self._encoder_handles, self._settings = teacher_dir, list(encoder_handles), settings
         self._eval_vectors = None
         self._scored, self._started = 0, None
 
     def setup(self):
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (the teacher's tokeniser ops)
-        from models.cross_encoder import score_length_sorted
-        self._score = tf.saved_model.load(self._teacher_dir).signatures["score_text"]
-        self._score_length_sorted = score_length_sorted
-        self._encoder = _load_encoder(self._encoder_handle)
+        self._teacher = load_scorer(self._teacher_dir)
+        self._encoders = [_load_encoder(handle) for handle in self._encoder_handles]
 
-    def process(self, batch: List[dict], eval_vectors: List[np.ndarray], calibration: zero_shot.Calibration):
+    def process(self, batch: List[dict], eval_vectors: List[np.ndarray], views_fit: views.ViewsFit):
         if self._eval_vectors is None:
             self._eval_vectors = np.stack(eval_vectors) if eval_vectors else np.zeros((0, 1), np.float32)
         self._started = self._started or time.perf_counter()
-        scores = self._score_length_sorted(self._teacher_scores, [r[features.QUERY] for r in batch],
-                                           [r[features.PRODUCT_TITLE] for r in batch], _BATCH)
-        yield from annotate(batch, scores, self._settings, self._encoder, self._eval_vectors, calibration)
+        scores = self._teacher(batch)
+        yield from annotate(batch, scores, self._settings, self._encoders, self._eval_vectors, views_fit)
         before, self._scored = self._scored, self._scored + len(batch)
         if before // _PROGRESS_EVERY != self._scored // _PROGRESS_EVERY:  # a line a person can follow
             seconds = time.perf_counter() - self._started
             logging.info("TeacherLabeling: %d candidates scored by this worker (%.0f pairs/s)", self._scored,
                          self._scored / max(seconds, 1e-9))
 
-    def _teacher_scores(self, queries, titles):
-        return self._score(**{features.QUERY: queries, features.PRODUCT_TITLE: titles})[features.SCORE]
+
+def load_scorer(model_dir: str):
+    """rows -> a model's raw scores (numpy [n]) through its SavedModel's score_text signature, in batches of
+    similar length: the teacher's here, the candidate's in ZeroShotFloor."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the teacher's tokeniser ops)
+    from models.cross_encoder import score_length_sorted
+    signature = tf.saved_model.load(model_dir).signatures["score_text"]
+
+    def score(queries, titles):
+        return signature(**{features.QUERY: queries, features.PRODUCT_TITLE: titles})[features.SCORE]
+    return lambda rows: score_length_sorted(score, [r[features.QUERY] for r in rows],
+                                            [r[features.PRODUCT_TITLE] for r in rows], _BATCH)
 
 
 def pair_cosines(encoder, rows: Sequence[Mapping],
@@ -97,60 +104,73 @@ def pair_cosines(encoder, rows: Sequence[Mapping],
                      for r in rows])
 
 
+def view_cosines(encoders: Sequence, rows: Sequence[Mapping],
+                 first_query_vectors: Optional[Mapping[str, np.ndarray]] = None) -> np.ndarray:
+    """[rows, encoders] zero-shot cosines, one column per encoder (the first may reuse its query vectors)."""
+    columns = [pair_cosines(encoder, rows, first_query_vectors if index == 0 else None)
+               for index, encoder in enumerate(encoders)]
+    return np.stack(columns, axis=1) if rows else np.zeros((0, len(encoders)))
+
+
 def embed_queries(encoder, rows: Sequence[Mapping]) -> Dict[str, np.ndarray]:
     """{query: embedding} of the rows' distinct queries."""
     queries = sorted({r[features.QUERY] for r in rows})
     return dict(zip(queries, encoder.embed(queries))) if queries else {}
 
 
-def calibrate(encoder, labelled_train: Sequence[Mapping]) -> zero_shot.Calibration:
-    """The zero-shot cosine's calibration to the gain scale, fitted on the labelled train rows."""
-    gains = [float(features.normalised_gain(r[features.RELEVANCE])) for r in labelled_train]
-    return zero_shot.fit_calibration(pair_cosines(encoder, labelled_train).tolist(), gains)
+def fit_views(encoder_handles: Sequence[str], encoders: Sequence, teacher_scores: Callable[[Sequence[dict]], Any],
+              labelled_train: Sequence[Mapping], labelled_eval: Sequence[Mapping],
+              settings: filtering.Settings) -> views.ViewsFit:
+    """views.fit from the labelled rows: the encoders' cosines on both splits, the teacher's gains on the eval
+    rows (teacher_scores: rows -> raw scores)."""
+    eval_gains = [filtering.gain_of(float(s), settings.teacher_score)
+                  for s in (teacher_scores(labelled_eval) if labelled_eval else [])]
+    return views.fit(encoder_handles, labelled_train, view_cosines(encoders, labelled_train), labelled_eval,
+                     eval_gains, view_cosines(encoders, labelled_eval), settings.zero_shot_weight,
+                     settings.fit_zero_shot_weight)
 
 
-def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: filtering.Settings, encoder,
-             eval_vectors: np.ndarray, calibration: Optional[zero_shot.Calibration]) -> List[dict]:
-    """The candidates with what filtering.select reads: the teacher's label (its score as a gain,
-    filtering.gain_of, in an ensemble with the calibrated zero-shot cosine, zero_shot.ensemble_gain) and the
-    cosine of the row's query to the nearest eval query (-1 without eval queries). `encoder` embeds texts (a
-    retrieval.embedding.TextEncoder), eval_vectors are the eval queries' [n, d] embeddings; calibration may
-    be None only when settings.zero_shot_weight is 0. Each row also keeps both parts of its label."""
-    if calibration is None and settings.zero_shot_weight:
-        raise ValueError("a zero_shot_weight above 0 needs the zero-shot calibration (calibrate())")
-    # Each distinct query is embedded once, for both the eval guard and the zero-shot cosine.
-    query_vectors = embed_queries(encoder, rows) if len(eval_vectors) or settings.zero_shot_weight else {}
+def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: filtering.Settings,
+             encoders: Sequence, eval_vectors: np.ndarray, views_fit: views.ViewsFit) -> List[dict]:
+    """The candidates with what filtering.select reads: the teacher's label (views_fit.label of the teacher's
+    gain, filtering.gain_of its score, and each encoder's zero-shot cosine) and the cosine of the row's query
+    to the nearest eval query (-1 without eval queries). encoders: TextEncoders in views_fit's order; the first
+    is the pipeline's, whose embeddings the eval guard uses; eval_vectors: the eval queries' [n, d] embeddings
+    by it. Each row also keeps its label's parts."""
+    if len(encoders) != len(views_fit.encoders):
+        raise ValueError(f"{len(encoders)} encoders for a views fit of {len(views_fit.encoders)}")
+    # Each distinct query is embedded once by the first encoder, for both the eval guard and its cosine.
+    query_vectors = embed_queries(encoders[0], rows)
     nearest_eval = ({query: float((vector @ eval_vectors.T).max()) for query, vector in query_vectors.items()}
                     if len(eval_vectors) else {})
-    cosines = (pair_cosines(encoder, rows, query_vectors).tolist() if settings.zero_shot_weight
-               else [None] * len(rows))
+    cosines = view_cosines(encoders, rows, query_vectors)
     annotated = []
-    for row, score, cosine in zip(rows, teacher_scores, cosines):
+    for row, score, row_cosines in zip(rows, teacher_scores, cosines):
         gain = filtering.gain_of(float(score), settings.teacher_score)
-        label = gain if cosine is None else zero_shot.ensemble_gain(gain, cosine, calibration,
-                                                                    settings.zero_shot_weight)
-        annotated.append({**row, filtering.TEACHER_SCORE: label, filtering.CROSS_ENCODER_GAIN: gain,
-                          filtering.ZERO_SHOT_COSINE: cosine,
+        annotated.append({**row, filtering.TEACHER_SCORE: views_fit.label(gain, row_cosines),
+                          filtering.CROSS_ENCODER_GAIN: gain, filtering.ZERO_SHOT_COSINE: float(row_cosines[0]),
+                          filtering.ZERO_SHOT_GAIN: views_fit.zero_shot_gain(row_cosines),
                           filtering.EVAL_SIMILARITY: nearest_eval.get(row[features.QUERY], -1.0)})
     return annotated
 
 
-class _Calibrate(beam.DoFn):
-    """The zero-shot calibration (calibrate()) from the whole labelled train split; None when the label is
-    the cross-encoder's alone (zero_shot_weight 0)."""
+class _FitViews(beam.DoFn):
+    """views.ViewsFit from the whole labelled train split and the labelled eval rows (fit_views)."""
 
-    def __init__(self, encoder_handle: str, settings: filtering.Settings):
+    def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings):
         super().__init__()
-        self._encoder_handle, self._settings = encoder_handle, settings
+        self._teacher_dir, self._encoder_handles, self._settings = teacher_dir, list(encoder_handles), settings
 
-    def process(self, labelled_train: List[dict]):
-        if not self._settings.zero_shot_weight:
-            yield None
-            return
-        calibration = calibrate(_load_encoder(self._encoder_handle), labelled_train)
-        logging.info("TeacherLabeling: zero-shot cosine -> gain = %.3f * cosine + %.3f (least squares on %d "
-                     "labelled train rows)", calibration.slope, calibration.intercept, calibration.pairs)
-        yield calibration
+    def setup(self):
+        # Held by the DoFn, so that _Score finds the same copies in the process's cache.
+        self._encoders = [_load_encoder(handle) for handle in self._encoder_handles]
+
+    def process(self, labelled_train: List[dict], labelled_eval: List[dict]):
+        views_fit = fit_views(self._encoder_handles, self._encoders, load_scorer(self._teacher_dir),
+                              labelled_train, labelled_eval, self._settings)
+        for line in views.describe(views_fit):
+            logging.info("TeacherLabeling: %s", line)
+        yield views_fit
 
 
 class _EmbedQueries(beam.DoFn):
@@ -193,6 +213,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         report_artifact = artifact_utils.get_single_instance(output_dict["report"])
         settings = filtering.Settings(**{field.name: field.type(exec_properties[field.name])
                                          for field in dataclasses.fields(filtering.Settings)})
+        encoder_handles = encoder_handles_of(exec_properties)
         directories = examples_io.prepare_output(output, [TRAIN_SPLIT, EVAL_SPLIT])
 
         with self._make_beam_pipeline() as pipeline:
@@ -210,12 +231,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                             | "DistinctEvalQueries" >> beam.Distinct())
             eval_vectors = (eval_queries | "BatchEvalQueries" >> beam.BatchElements(max_batch_size=_BATCH)
                             | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"])))
-            calibration = (train | "CollectTrain" >> beam.combiners.ToList()
-                           | "Calibrate" >> beam.ParDo(_Calibrate(exec_properties["encoder_handle"], settings)))
+            views_fit = (train | "CollectTrain" >> beam.combiners.ToList()
+                         | "FitViews" >> beam.ParDo(_FitViews(teacher_dir, encoder_handles, settings),
+                                                    beam.pvalue.AsList(evaluation)))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
                           min_batch_size=_SCORE_CHUNK, max_batch_size=_SCORE_CHUNK)
-                      | "Score" >> beam.ParDo(_Score(teacher_dir, exec_properties["encoder_handle"], settings),
-                                              beam.pvalue.AsList(eval_vectors), beam.pvalue.AsSingleton(calibration)))
+                      | "Score" >> beam.ParDo(_Score(teacher_dir, encoder_handles, settings),
+                                              beam.pvalue.AsList(eval_vectors), beam.pvalue.AsSingleton(views_fit)))
             outcome = (pipeline | "Start" >> beam.Create([None])
                        | "Select" >> beam.FlatMap(_select, beam.pvalue.AsList(scored), beam.pvalue.AsList(train),
                                                   beam.pvalue.AsList(eval_queries), settings))
@@ -227,7 +249,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | "WriteEval" >> examples_io.WriteRows(directories[EVAL_SPLIT]))
             counts = (train | "CountTrain" >> beam.combiners.Count.Globally())
             _ = outcome | "Report" >> beam.Map(
-                _write_report, beam.pvalue.AsSingleton(counts), beam.pvalue.AsSingleton(calibration),
+                _write_report, beam.pvalue.AsSingleton(counts), beam.pvalue.AsSingleton(views_fit),
                 report_artifact, settings, start)
         # Custom properties set inside Beam would land on a pickled copy: set them here, from the file.
         report = report_lib.read_report(report_artifact)
@@ -237,11 +259,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         logging.info("TeacherLabeling done in %.1f s; report: %s", time.perf_counter() - start, report_artifact.uri)
 
 
-def _write_report(outcome: filtering.Outcome, labelled_train_rows: int,
-                  calibration: Optional[zero_shot.Calibration], report_artifact: types.Artifact,
-                  settings: filtering.Settings, start: float) -> None:
-    described = {**dataclasses.asdict(settings),
-                 "zero_shot_calibration": dataclasses.asdict(calibration) if calibration else None}
-    report = report_page.build(outcome, labelled_train_rows, described, time.perf_counter() - start)
+def encoder_handles_of(exec_properties: Mapping[str, Any]) -> List[str]:
+    """The zero-shot views' encoders: the pipeline's (encoder_handle) first, then view_encoder_handles."""
+    extra = [h.strip() for h in (exec_properties.get("view_encoder_handles") or "").split(",") if h.strip()]
+    return list(dict.fromkeys([exec_properties["encoder_handle"], *extra]))
+
+
+def _write_report(outcome: filtering.Outcome, labelled_train_rows: int, views_fit: views.ViewsFit,
+                  report_artifact: types.Artifact, settings: filtering.Settings, start: float) -> None:
+    report = report_page.build(outcome, labelled_train_rows, dataclasses.asdict(settings),
+                               time.perf_counter() - start, dataclasses.asdict(views_fit))
     report_lib.write_report(report_artifact, report)
     report_page.write_html(report, os.path.join(report_artifact.uri, report_page.HTML_FILE))

@@ -1,9 +1,8 @@
 """Which teacher-labelled candidates become training samples, and why the others do not.
 
 Pure Python over rows that already carry the teacher's score (normalised gain in [0, 1]) and their
-similarity to the nearest eval query. The teacher's score is an ensemble (models/zero_shot.py
-`ensemble_gain`): the fine-tuned cross-encoder's gain and the pretrained encoder's zero-shot cosine,
-calibrated to the gain scale on the labelled train rows.
+similarity to the nearest eval query. The teacher's score combines its views (views.py): the fine-tuned
+cross-encoder's gain and the pretrained encoders' zero-shot cosines, fitted on the labelled rows.
 Rules, in order (the first that fails names the rejection):
   invalid_text        empty query or title, or a query longer than max_query_chars;
   eval_query          the query equals an eval query after normalisation;
@@ -31,7 +30,8 @@ from models import features
 from models.zero_shot import SCORE_MEANINGS, check_weight
 
 TEACHER_SCORE = "teacher_score"  # normalised gain in [0, 1], added to each candidate before filtering
-CROSS_ENCODER_GAIN, ZERO_SHOT_COSINE = "cross_encoder_gain", "zero_shot_cosine"  # TEACHER_SCORE's two parts
+# TEACHER_SCORE's parts: the cross-encoder's gain, the pipeline encoder's cosine and all zero-shot views' gain.
+CROSS_ENCODER_GAIN, ZERO_SHOT_COSINE, ZERO_SHOT_GAIN = "cross_encoder_gain", "zero_shot_cosine", "zero_shot_gain"
 EVAL_SIMILARITY = "eval_similarity"  # max cosine of the candidate's query to any eval query
 OUTPUT_COLUMNS = features.RAW_COLUMNS + (features.ORIGIN, features.WEIGHT)
 
@@ -48,8 +48,10 @@ class Settings:
     weight_generated: float = 0.5
     weight_retrieved: float = 0.5
     weight_traffic: float = 1.0  # teacher-graded impressions: real queries and the products shown for them
-    # Share of the zero-shot encoder in the teacher's label (ensemble_gain); 0: the cross-encoder alone.
+    # Share of the zero-shot views in the teacher's label (views.py): fitted on the labelled eval rows when
+    # fit_zero_shot_weight is 1 and they can decide, else this weight; 0 and no fit: the cross-encoder alone.
     zero_shot_weight: float = 0.5
+    fit_zero_shot_weight: int = 1
     # What the teacher's score means (models.cross_encoder.score_meaning of its hparams): "logit" (the
     # normalised gain is sigmoid(score)) or "gain" (the score regresses the gain). Listwise scores only
     # order a query's products: they cannot be soft labels.
@@ -57,6 +59,8 @@ class Settings:
 
     def __post_init__(self):
         check_weight(self.zero_shot_weight)
+        if self.fit_zero_shot_weight not in (0, 1):
+            raise ValueError(f"fit_zero_shot_weight must be 0 or 1, not {self.fit_zero_shot_weight!r}")
         if self.teacher_score not in SCORE_MEANINGS:
             raise ValueError(f"teacher_score must be one of {SCORE_MEANINGS}, not {self.teacher_score!r} "
                              "(a listwise teacher's scores are not calibrated: train the teacher pointwise)")

@@ -5,13 +5,13 @@ from typing import Dict, List, Mapping
 
 import tensorflow as tf
 
-from components.teacher_labeling import filtering
+from components.teacher_labeling import filtering, views
 from models import features
 
 HTML_FILE = "report.html"
 EXAMPLES_PER_REASON = 3
 _SHOWN = (features.QUERY, features.PRODUCT_TITLE, features.ORIGIN, filtering.TEACHER_SCORE,
-          filtering.CROSS_ENCODER_GAIN, filtering.ZERO_SHOT_COSINE)
+          filtering.CROSS_ENCODER_GAIN, filtering.ZERO_SHOT_COSINE, filtering.ZERO_SHOT_GAIN)
 _SHOWN_KEPT = (features.QUERY, features.PRODUCT_TITLE, features.ORIGIN, features.RELEVANCE, features.WEIGHT)
 
 
@@ -20,8 +20,10 @@ def _example(row: Mapping, shown=_SHOWN) -> Dict:
             for name in shown if name in row}
 
 
-def build(outcome: filtering.Outcome, labelled_train_rows: int, settings: Mapping, seconds: float) -> Dict:
-    """The report's JSON document; in (candidates) = kept + rejected is checked here too."""
+def build(outcome: filtering.Outcome, labelled_train_rows: int, settings: Mapping, seconds: float,
+          teacher_views: Mapping) -> Dict:
+    """The report's JSON document; in (candidates) = kept + rejected is checked here too. teacher_views: the
+    views.ViewsFit of the labels, as a dict (its weights and each view's NDCG@10 on the eval split)."""
     rejected_by_origin = collections.defaultdict(collections.Counter)
     examples: Dict[str, List[Dict]] = collections.defaultdict(list)
     for reason, row in outcome.rejected:
@@ -43,6 +45,7 @@ def build(outcome: filtering.Outcome, labelled_train_rows: int, settings: Mappin
         "examples_rejected": dict(examples),
         "training_rows": labelled_train_rows + len(outcome.kept),
         "settings": dict(settings),
+        "teacher_views": dict(teacher_views),
         "seconds": round(seconds, 2),
     }
     if report["kept"] + report["rejected"] != report["candidates_in"]:
@@ -57,6 +60,7 @@ def render_text(report: Mapping) -> str:
              f"  kept by origin: {report['kept_by_origin']}"]
     for reason, count in sorted(report["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
         lines.append(f"  rejected {reason:<22} {count:6d}")
+    lines += [f"  {line}" for line in views.describe(views.ViewsFit.from_dict(report["teacher_views"]))]
     return "\n".join(lines)
 
 
@@ -66,6 +70,7 @@ def write_html(report: Mapping, path: str) -> None:
     rows = "".join(f"<tr><td>{e(reason)}</td><td>{count}</td><td>{e(str(report['examples_rejected'].get(reason, [])))}"
                    f"</td></tr>" for reason, count in sorted(report["rejected_by_reason"].items()))
     kept = "".join(f"<li>{e(str(example))}</li>" for example in report["examples_kept"])
+    teacher = "<br>".join(e(line) for line in views.describe(views.ViewsFit.from_dict(report["teacher_views"])))
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Augmentation report</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #ccc;padding:4px}}table{{border-collapse:collapse}}</style>
 </head><body><h1>Augmentation report</h1>
@@ -73,6 +78,7 @@ def write_html(report: Mapping, path: str) -> None:
 {report['kept']} kept + {report['rejected']} rejected; {report['training_rows']} training rows out.</p>
 <p>Kept by origin: {e(str(report['kept_by_origin']))}</p>
 <h2>Rejected, by reason</h2><table><tr><th>reason</th><th>rows</th><th>examples</th></tr>{rows}</table>
+<h2>Teacher views</h2><p>{teacher}</p>
 <h2>Kept (examples)</h2><ul>{kept}</ul>
 <h2>Settings</h2><pre>{e(str(report['settings']))}</pre></body></html>
 """

@@ -1,4 +1,5 @@
-"""The metrics of ../shared/benchmarks/PROTOCOL.md: NDCG@10 (headline and all-query) and pairwise accuracy.
+"""The ranking metrics of ../shared/benchmarks/PROTOCOL.md (NDCG@10, headline and all-query, and pairwise
+accuracy), used by the benchmarks and by the pipeline itself (TeacherLabeling scores its views on the eval split).
 
 Per query, the judged products are ranked by score, ties broken by product_id ascending; gain is the
 relevance minus the scale's minimum (linear); DCG@10 = sum of gain_i / log2(i + 2) over the top 10.
