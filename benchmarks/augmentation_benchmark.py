@@ -53,8 +53,8 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from benchmarks import datasets, homedepot
-from models import ranking_metrics as metrics
 from benchmarks import encoder_benchmark as eb
+from models import ranking_metrics as metrics
 from pipeline import configs
 
 RESULT_NAME = "augmentation_benchmark"

@@ -31,8 +31,8 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from benchmarks import homedepot
-from models import ranking_metrics as metrics
 from benchmarks.bm25 import BM25
+from models import ranking_metrics as metrics
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TORCH_PYTHON = REPO / ".venv-torch" / "bin" / "python"

@@ -33,9 +33,10 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from benchmarks import homedepot
-from models import ranking_metrics as metrics
 from benchmarks.encoder_benchmark import judged, machine_info, paired_difference, run_zero_shot
+from components.augmentation import report as report_lib
 from models import features
+from models import ranking_metrics as metrics
 from pipeline import configs
 
 RUNS = {
@@ -75,15 +76,15 @@ def build_drop(data: homedepot.HomeDepot, labels: str, traffic: bool, folder: st
         writer.writerow((features.PRODUCT_ID, features.PRODUCT_TITLE))
         writer.writerows(sorted(data.catalog.items()))
     counts = {"judged_queries": len(judged_ids), "judged_pairs": len(log), "catalog_products": len(data.catalog)}
+    traffic_ids = traffic_query_ids(data) if traffic else set()
     if traffic:
-        traffic_ids = traffic_query_ids(data)
         shown = [p for p in data.pairs if p.query_id in traffic_ids]
         with open(os.path.join(folder, "impressions.csv"), "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(features.IMPRESSION_COLUMNS)
             writer.writerows((p.query_id, p.query, p.product_id, p.product_title) for p in shown)
         counts.update(traffic_queries=len(traffic_ids), traffic_pairs=len(shown))
-    if (judged_ids | (traffic_query_ids(data) if traffic else set())) & data.dev_queries:
+    if (judged_ids | traffic_ids) & data.dev_queries:
         raise AssertionError("a dev query in a data drop")  # never: both sets exclude the dev split
     return counts
 
@@ -203,7 +204,7 @@ def measure(run: str, seed: int, data: homedepot.HomeDepot, workdir: str, dev_co
         teacher_logits = score_model(teacher, dev)[features.SCORE]
         result["teacher_cross_encoder"] = _figures(dev, teacher_logits)
         reports = glob.glob(os.path.join(configs.pipeline_root(output), "TeacherLabeling", "report", "*",
-                                         "report.json"))
+                                         report_lib.REPORT_FILE))
         if reports:
             with open(max(reports, key=lambda p: int(pathlib.Path(p).parent.name)), encoding="utf-8") as f:
                 report = json.load(f)

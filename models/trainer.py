@@ -11,7 +11,7 @@ import logging
 import math
 import os
 import time
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Union
 
 import numpy as np
 import tensorflow as tf
@@ -105,12 +105,14 @@ def count_rows(examples: "_Examples", file_pattern, rows: str = ALL_ROWS) -> int
     return int(sum(int(tf.shape(label)[0]) for _, label in dataset))
 
 
-def training_steps(fn_args_steps, hp: Dict[str, Any], units: int, unit_name: str) -> int:
+def training_steps(fn_args_steps, hp: Dict[str, Any], units: Union[int, Callable[[], int]], unit_name: str) -> int:
     """The Trainer's train steps where set, else ceil(train_epochs x units / units per step) (hparams
-    train_epochs; units: train rows, or lists for a listwise loss)."""
+    train_epochs; units: train rows, or lists for a list loss; or a function counting them, called only
+    when the Trainer's steps do not decide)."""
     if fn_args_steps:
         logger.info("Training length: %d steps (the Trainer's train_args)", int(fn_args_steps))
         return int(fn_args_steps)
+    units = units() if callable(units) else units
     epochs = float(hp["train_epochs"])
     per_step = int(hp["lists_per_batch"] if hp["loss"] in cross_encoder.LIST_LOSSES else hp["batch_size"])
     if epochs <= 0 or units <= 0:
@@ -169,7 +171,7 @@ def _train_bag_of_words(fn_args, examples: _Examples, hparams: Dict[str, Any]) -
     vocab_size = tf_transform_output.vocabulary_size_by_name(features.VOCAB_NAME) + 2
     epochs = hparams.pop("train_epochs", cross_encoder.DEFAULT_HPARAMS["train_epochs"])
     steps = training_steps(fn_args.train_steps, {"train_epochs": epochs, "batch_size": batch_size, "loss": ""},
-                           0 if fn_args.train_steps else count_rows(examples, fn_args.train_files), "rows")
+                           lambda: count_rows(examples, fn_args.train_files), "rows")
     model = bag_of_words.build_ranker(vocab_size, hparams)
     logger.info("Training %s for %d steps (batch %d, vocabulary %d)", model.name, steps, batch_size, vocab_size)
     model.fit(train, steps_per_epoch=steps, epochs=1,
@@ -199,14 +201,14 @@ def _stage_data(fn_args, examples: _Examples, hp: Dict[str, Any], rows: str, epo
                                               "lists"),
                 "unit": f"{per_batch} lists of up to {hp['list_size']} titles"}
     batch_size = int(hp["batch_size"])
-    units = 0 if fn_args.train_steps else count_rows(examples, fn_args.train_files, rows)
     return {"train": examples.dataset(fn_args.train_files, batch_size, cross_encoder.INPUT_NAMES, seed=seed,
                                       sample_weight=True, rows=rows),
             # The eval steps where set; else one pass over the eval split (a finite dataset, steps None).
             "evaluation": examples.dataset(fn_args.eval_files, batch_size, cross_encoder.INPUT_NAMES, shuffle=False,
                                            num_epochs=None if fn_args.eval_steps else 1),
             "validation_steps": int(fn_args.eval_steps) if fn_args.eval_steps else None,
-            "train_steps": training_steps(fn_args.train_steps, stage_hp, units, "rows"),
+            "train_steps": training_steps(fn_args.train_steps, stage_hp,
+                                          lambda: count_rows(examples, fn_args.train_files, rows), "rows"),
             "unit": f"{batch_size} pairs" + (" (weighted by sample_weight)" if examples.has_sample_weight else "")}
 
 

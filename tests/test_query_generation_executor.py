@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import time
 
 import pytest
 from tfx.dsl.components.base import base_beam_executor
@@ -131,7 +132,8 @@ def test_scripted_generation_gives_exact_rows_and_counts(tmp_path, scripted_back
 
     assert report["products_in"] == len(CATALOG) == 9
     assert report["products"] == {"missing_product_id": 1, "duplicate_product_id": 1, "empty_title": 1,
-                                  "over_cap": 0, "injected_title": 1, "with_queries": 5, "without_queries": 0}
+                                  "over_cap": 0, "injected_title": 1, "with_queries": 5, "without_queries": 0,
+                                  "time_budget": 0}
     assert report["prompts_by_language"] == {"en": 3, "zh": 2}
     assert report["titles_cut_at_injection"] == 1
     assert report["candidates"] == {
@@ -161,6 +163,29 @@ def test_max_products_is_a_seeded_choice(tmp_path, scripted_backend):
     expected = sorted({pid for pid, title in CATALOG if pid and title},
                       key=lambda pid: executor.product_rank(3, pid))[:2]
     assert chosen <= set(expected)
+
+
+class SlowScriptedBackend(ScriptedBackend):
+    """ScriptedBackend taking 0.6 s a completion."""
+
+    name = "slow_scripted"
+
+    def _complete(self, prompt, max_tokens, temperature, seed, stop):
+        time.sleep(0.6)
+        return super()._complete(prompt, max_tokens, temperature, seed, stop)
+
+
+def test_a_spent_time_budget_leaves_the_remaining_products_accounted_for(tmp_path, monkeypatch):
+    monkeypatch.setitem(llm_backends.BACKENDS, "slow_scripted", SlowScriptedBackend)
+    ScriptedBackend.prompts = []
+    # One product a batch and a 0.5 s budget: the first batch runs (0.6 s), the budget is then spent.
+    rows, report, _ = _run(tmp_path, backend="slow_scripted", backend_config="{}", max_rounds=1, batch_size=1,
+                           max_seconds=0.5)
+    products = report["products"]
+    assert products["with_queries"] + products["without_queries"] == len(ScriptedBackend.prompts) == 1
+    assert products["time_budget"] == report["products_selected"] - products["injected_title"] - 1 > 0
+    assert sum(products.values()) == report["products_in"]  # every catalogue row has one fate
+    assert {row["product_id"] for row in rows} <= {pid for pid, _ in CATALOG}
 
 
 def test_settings_are_checked(tmp_path):

@@ -79,8 +79,10 @@ def test_one_encoder_setting_reaches_every_component_that_embeds(encoder):
     for trainer in ("Trainer", "TeacherTrainer"):
         # By name, resolved where the Trainer runs (a compiled pipeline carries no path of this machine).
         assert json.loads(_node(pipeline, trainer).exec_properties["custom_config"])["encoder_handle"] == encoder
-    for component in ("Retrieval", "TeacherLabeling"):
+    for component in ("Retrieval", "TeacherLabeling", "ZeroShotFloor"):
         assert _node(pipeline, component).exec_properties["encoder_handle"] == export
+    # The teacher's extra views never repeat the pipeline's own encoder.
+    assert export not in _node(pipeline, "TeacherLabeling").exec_properties["view_encoder_handles"].split(",")
 
 
 def test_an_unknown_encoder_is_refused_by_name():

@@ -39,6 +39,7 @@ class QueryGenerationSpec(ComponentSpec):
         "require_title_overlap": ExecutionParameter(type=int),  # 1: reject "ungrounded" candidates
         # "fail" (default) | "skip": what a failed LLM backend does (see executor's module docstring).
         "on_backend_failure": ExecutionParameter(type=str, optional=True),
+        "max_seconds": ExecutionParameter(type=float, optional=True),  # each worker's time budget; 0: none
     }
     INPUTS = {
         executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -70,7 +71,7 @@ class QueryGeneration(base_component.BaseComponent):
                  backend_config: Optional[Mapping[str, Any]] = None, seed: int = 0, temperature: float = 0.7,
                  max_tokens: int = 48, max_query_chars: int = 60, max_rounds: int = 2, batch_size: int = 8,
                  require_title_overlap: bool = True, on_backend_failure: str = executor.FAIL,
-                 generated_examples: Optional[types.Channel] = None,
+                 max_seconds: float = 0.0, generated_examples: Optional[types.Channel] = None,
                  report: Optional[types.Channel] = None):
         """Args:
           examples: the labelled Examples (ExampleGen's output); only the `train` split is read, for its
@@ -95,6 +96,9 @@ class QueryGeneration(base_component.BaseComponent):
             Retrieval and TeacherLabeling augment by retrieval only, and the report says
             `backend_failed: true`, `generation_skipped: true` with the error. Single malformed or empty
             answers are counted per reason (`completions_failed`) either way.
+          max_seconds: each worker's generation time budget in seconds (0: none), checked between
+            batches: once spent, the worker's remaining products are not sent and count as `time_budget` in
+            the report's product fates.
           generated_examples, report: optional output channels.
         """
         if on_backend_failure not in executor.ON_BACKEND_FAILURE:
@@ -107,7 +111,7 @@ class QueryGeneration(base_component.BaseComponent):
             max_products=max_products, backend=backend, backend_config=json.dumps(dict(backend_config), sort_keys=True),
             seed=seed, temperature=temperature, max_tokens=max_tokens, max_query_chars=max_query_chars,
             max_rounds=max_rounds, batch_size=batch_size, require_title_overlap=int(require_title_overlap),
-            on_backend_failure=on_backend_failure,
+            on_backend_failure=on_backend_failure, max_seconds=float(max_seconds),
             generated_examples=generated_examples or types.Channel(type=standard_artifacts.Examples),
             report=report or types.Channel(type=AugmentationReport))
         super().__init__(spec=spec)

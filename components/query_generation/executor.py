@@ -63,6 +63,7 @@ MALFORMED_RESPONSE = "malformed_response"
 EMPTY_COMPLETION = "empty_completion"
 COMPLETION_FAILURES = (MALFORMED_RESPONSE, EMPTY_COMPLETION)
 BACKEND_FAILURE = "backend_failure"
+TIME_BUDGET = "time_budget"  # the fate of selected products not asked about once a worker's time ran out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Settings:
     batch_size: int
     require_title_overlap: bool = True
     on_backend_failure: str = FAIL
+    max_seconds: float = 0.0  # each worker's generation time budget, checked between batches; 0: none
 
     @classmethod
     def from_exec_properties(cls, exec_properties: Mapping[str, Any]) -> "Settings":
@@ -95,12 +97,15 @@ class Settings:
             max_rounds=int(exec_properties["max_rounds"]),
             batch_size=int(exec_properties["batch_size"]),
             require_title_overlap=bool(int(exec_properties.get("require_title_overlap", 1))),
-            on_backend_failure=str(exec_properties.get("on_backend_failure") or FAIL))
+            on_backend_failure=str(exec_properties.get("on_backend_failure") or FAIL),
+            max_seconds=float(exec_properties.get("max_seconds") or 0.0))
         for name in ("queries_per_product", "max_tokens", "max_query_chars", "max_rounds", "batch_size"):
             if getattr(settings, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(settings, name)}")
         if settings.max_products < 0:
             raise ValueError(f"max_products must be >= 0 (0: no cap), got {settings.max_products}")
+        if settings.max_seconds < 0:
+            raise ValueError(f"max_seconds must be >= 0 (0: no time budget), got {settings.max_seconds}")
         if settings.on_backend_failure not in ON_BACKEND_FAILURE:
             raise ValueError(f"on_backend_failure must be one of {ON_BACKEND_FAILURE}, "
                              f"got {settings.on_backend_failure!r}")
@@ -190,14 +195,15 @@ def _prepare(product: Product, settings: Settings, labelled_queries: Collection[
                     lang)
 
 
-def not_generated(products: Sequence[Product], settings: Settings) -> List[ProductResult]:
-    """Results of products the failed backend was not (or no longer) asked about: `backend_failure`, or
-    `injected_title` for a title that would never have been sent."""
+def not_generated(products: Sequence[Product], settings: Settings, fate: str = BACKEND_FAILURE) -> List[ProductResult]:
+    """Results of products the backend was not (or no longer) asked about: `fate` (BACKEND_FAILURE after it
+    failed, TIME_BUDGET once the worker's time ran out), or `injected_title` for a title that would never have
+    been sent."""
     results = []
     for product in products:
         result, item = _prepare(product, settings, ())
         if item is not None:
-            result.stats[BACKEND_FAILURE] = 1
+            result.stats[fate] = 1
         results.append(result)
     return results
 
@@ -269,6 +275,7 @@ class _GenerateQueries(beam.DoFn):
             self._fail(f"could not start: {error}")
         self._progress = collections.Counter()
         self._start = time.monotonic()
+        self._first_batch, self._budget_logged = None, False
 
     def _fail(self, error: str) -> None:
         name = self._backend.describe() if self._backend else self._settings.backend
@@ -277,6 +284,15 @@ class _GenerateQueries(beam.DoFn):
                         "sent to it. %s", self._failure)
 
     def _results(self, batch: List[Product], labelled_queries: Collection[str]) -> List[ProductResult]:
+        budget = self._settings.max_seconds
+        # The budget counts from the worker's first batch (not from set-up: Beam may start it early).
+        self._first_batch = self._first_batch or time.monotonic()
+        if budget and time.monotonic() - self._first_batch >= budget:
+            if not self._budget_logged:
+                self._budget_logged = True
+                logging.info("QueryGeneration: this worker's time budget (%g s) is spent; its remaining products "
+                             "are counted as %s", budget, TIME_BUDGET)
+            return not_generated(batch, self._settings, TIME_BUDGET)
         if self._failure is None:
             try:
                 return generate_for_products(self._backend, batch, self._settings, labelled_queries)
@@ -358,9 +374,10 @@ def _products(count, selected: int, failed: bool) -> Dict[str, int]:
         "injected_title": count("injected_title"),
         "with_queries": count("with_queries"),
         "without_queries": count("without_queries"),
+        TIME_BUDGET: count(TIME_BUDGET),
     }
     if failed:
-        products.update(with_queries=0, without_queries=0,
+        products.update(with_queries=0, without_queries=0, **{TIME_BUDGET: 0},
                         **{BACKEND_FAILURE: selected - products["injected_title"]})
     return products
 
