@@ -232,6 +232,6 @@ def test_executor_labels_with_views_fitted_on_the_labelled_rows(tmp_path, monkey
                                      (("q1", "p2"), "steel pot 5 l", 0.0)):
         rows = [{features.QUERY: "running shoes", features.PRODUCT_TITLE: title}]
         cosines = executor.view_cosines(encoders, rows)[0]
-        expected = 0.5 * teacher_gain + 0.5 * fitted.zero_shot_gain(cosines)
+        expected = min(max(0.5 * teacher_gain + 0.5 * fitted.zero_shot_gain(cosines), 0.0), 1.0)
         assert by_key[key][features.RELEVANCE] == pytest.approx(filtering.soft_relevance(expected), abs=1e-3)
     assert by_key[("q1", "p4")][features.RELEVANCE] > by_key[("q1", "p2")][features.RELEVANCE]

@@ -54,6 +54,9 @@ def test_fit_weighs_the_views_on_eval_rows_and_scores_each_there():
     assert fitted.eval_ndcg["zero_shot"] > fitted.eval_ndcg["cross_encoder"]
     assert fitted.label(0.2, [0.5, 0.5]) == pytest.approx(
         (1 - fitted.zero_shot_weight) * 0.2 + fitted.zero_shot_weight * fitted.zero_shot_gain([0.5, 0.5]))
+    # The zero-shot part keeps its order below the line's zero; only the label is clipped to [0, 1].
+    assert fitted.zero_shot_gain([0.0, 0.0]) < fitted.zero_shot_gain([0.1, 0.1]) < 0.0
+    assert fitted.label(0.0, [0.0, 0.0]) == 0.0
     assert views.ViewsFit.from_dict(vars(fitted)) == fitted
     lines = views.describe(fitted)
     assert "fitted on 40 labelled eval rows" in lines[0] and "zero_shot:enc-b" in lines[1]

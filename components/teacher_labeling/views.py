@@ -5,9 +5,9 @@ Views (each a number per pair):
   zero_shot:<encoder>  the cosine of a pretrained encoder's query and title embeddings: the pipeline's encoder
                        and the extra teacher encoders (configs.TEACHER_VIEW_ENCODERS: all-mpnet-base-v2,
                        whose errors differ from MiniLM's).
-The label is (1 - w) * cross_encoder + w * zero_shot, where
+The label is (1 - w) * cross_encoder + w * zero_shot, clipped to [0, 1], where
   zero_shot = least squares of the labelled train rows' gains on the zero-shot cosines (one slope per encoder
-      and an intercept, clipped to [0, 1]): the encoders never saw those labels, so the fit is honest there;
+      and an intercept): the encoders never saw those labels, so the fit is honest there;
   w = the share in WEIGHT_GRID whose label ranks the labelled eval rows best (NDCG@10), rows the
       cross-encoder did not train on (it fits its own train rows too well to be weighed on them); or
       Settings.zero_shot_weight when fit_zero_shot_weight is off or the eval rows cannot decide (fewer than
@@ -48,12 +48,14 @@ class ViewsFit:
     eval_ndcg: Dict[str, float] = dataclasses.field(default_factory=dict)  # view -> NDCG@10 on the eval rows
 
     def zero_shot_gain(self, cosines: Sequence[float]) -> float:
-        """The zero-shot views' combination on the gain scale, from one cosine per encoder."""
-        value = self.intercept + sum(slope * cosine for slope, cosine in zip(self.slopes, cosines))
-        return min(max(value, 0.0), 1.0)
+        """The zero-shot views' combination on the gain scale, from one cosine per encoder. Not clipped: a
+        clip at 0 would tie every pair below the line's zero and lose their order; the label is clipped."""
+        return self.intercept + sum(slope * cosine for slope, cosine in zip(self.slopes, cosines))
 
     def label(self, cross_encoder_gain: float, cosines: Sequence[float]) -> float:
-        return (1.0 - self.zero_shot_weight) * cross_encoder_gain + self.zero_shot_weight * self.zero_shot_gain(cosines)
+        """The teacher's label, a normalised gain in [0, 1]."""
+        weight = self.zero_shot_weight
+        return min(max((1.0 - weight) * cross_encoder_gain + weight * self.zero_shot_gain(cosines), 0.0), 1.0)
 
     @classmethod
     def from_dict(cls, document: Mapping) -> "ViewsFit":
@@ -78,7 +80,7 @@ def fit_weight(rows: Sequence[Mapping], cross_encoder_gains: Sequence[float], ze
     squared error: the cross-encoder's gain is the better calibrated of the two, the zero-shot views often
     the better ordered, and the order is what the student learns and NDCG@10 measures."""
     c, z = (np.asarray(x, dtype=np.float64) for x in (cross_encoder_gains, zero_shot_gains))
-    scored = [(eval_ndcg(rows, (1.0 - w) * c + w * z), w) for w in WEIGHT_GRID]
+    scored = [(eval_ndcg(rows, np.clip((1.0 - w) * c + w * z, 0.0, 1.0)), w) for w in WEIGHT_GRID]
     scored = [(ndcg, w) for ndcg, w in scored if not math.isnan(ndcg)]
     if not scored:
         return None
