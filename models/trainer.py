@@ -89,7 +89,7 @@ class _Examples:
         """One pass over a split: query_id, query, product_title, origin where the examples have one
         (strings) and label, as numpy arrays."""
         names = (features.QUERY_ID, features.QUERY, features.PRODUCT_TITLE)
-        names += (features.ORIGIN,) if any(f.name == features.ORIGIN for f in self.schema.feature) else ()
+        names += (features.ORIGIN,) if self.has_origin else ()
         columns = {name: [] for name in names + (features.LABEL,)}
         for batch, label in self.dataset(file_pattern, 256, names, num_epochs=1, shuffle=False):
             for name in names:
@@ -132,10 +132,12 @@ def _lists(rows: Dict[str, np.ndarray], hp: Dict[str, Any], seed) -> Dict[str, n
 
 
 def _only(rows: Dict[str, np.ndarray], which: str) -> Dict[str, np.ndarray]:
-    """The in-memory rows of one stage (ALL_ROWS, GOLD_ROWS or TEACHER_ROWS)."""
+    """The in-memory rows (read_rows) of ALL_ROWS, GOLD_ROWS or TEACHER_ROWS; rows without an origin are
+    all gold (labelled examples that never went through augmentation)."""
     if which == ALL_ROWS:
         return rows
-    gold = rows[features.ORIGIN] == features.ORIGIN_LABELLED
+    gold = (rows[features.ORIGIN] == features.ORIGIN_LABELLED if features.ORIGIN in rows
+            else np.ones(len(rows[features.LABEL]), bool))
     keep = gold if which == GOLD_ROWS else ~gold
     return {name: values[keep] for name, values in rows.items()}
 
@@ -265,17 +267,15 @@ def _with_zero_shot(fn_args, examples: _Examples, scorer: keras.Model, hp: Dict[
     from models import zero_shot_ensemble
 
     start = time.perf_counter()
-    rows = examples.read_rows(fn_args.train_files)
-    labelled = (rows[features.ORIGIN] == features.ORIGIN_LABELLED if features.ORIGIN in rows
-                else np.ones(len(rows[features.LABEL]), bool))
+    labelled = _only(examples.read_rows(fn_args.train_files), GOLD_ROWS)
     # The save's include_optimizer=False only covers the saved model's own optimizer: untrack the scorer's,
     # or its AdamW slots (twice the encoder's size) would be served inside the ensemble.
     scorer._delete_tracking("optimizer")  # pylint: disable=protected-access
     scorer.optimizer = None
     cosine = zero_shot_ensemble.ZeroShotCosine(scorer.encoder_handle, name="zero_shot_cosine")
     calibration = zero_shot.fit_calibration(
-        cosine.cosines(list(rows[features.QUERY][labelled]), list(rows[features.PRODUCT_TITLE][labelled])),
-        rows[features.LABEL][labelled].tolist())
+        cosine.cosines(list(labelled[features.QUERY]), list(labelled[features.PRODUCT_TITLE])),
+        labelled[features.LABEL].tolist())
     weight = float(hp["zero_shot_weight"])
     logger.info("Serving an ensemble: %.2f x the fine-tuned gain + %.2f x the zero-shot cosine of %s on the gain "
                 "scale (gain = %.3f * cosine + %.3f, least squares on %d labelled train rows; %.1f s)",
