@@ -595,7 +595,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
                   headline_queries=metrics.evaluate(eb.judged(dev, [0.0] * len(dev)))["headline_queries"])
     report["commands"] = report.get("commands", []) + [command]
     hp = training_hparams(dataset, args.encoder, args.quick)
-    settings = dataclasses.replace(filtering.Settings(**configs.AUGMENTATION.labeling_args),
+    settings = dataclasses.replace(filtering.Settings(**configs.AUGMENTATION.labeling_args()),
                                    teacher_score=cross_encoder.score_meaning(hp))
     report["settings"] = {
         "hparams (teacher and students; seed: the run's)": json.dumps({**hp, "seed": "per run"}, sort_keys=True),
@@ -606,7 +606,7 @@ def run(args, argv: Sequence[str]) -> Dict[str, Any]:
         **({"full-label hparams": json.dumps({**hp, **eb.FULL_LABEL_OVERRIDES, "seed": "per run"}, sort_keys=True)}
            if dataset.has_full_label else {}),
         "augmentation (pipeline/configs.py AUGMENTATION)": json.dumps(
-            {"retrieval": configs.AUGMENTATION.retrieval_args, "labeling": configs.AUGMENTATION.labeling_args,
+            {"retrieval": configs.AUGMENTATION.retrieval_args, "labeling": configs.AUGMENTATION.labeling_args(),
              "generation": {**configs.AUGMENTATION.generation_args, "seed": "per run",
                             "max_products": QUICK["products"] if args.quick else args.generate_products,
                             "backend_config": {**configs.AUGMENTATION.generation_args["backend_config"],

@@ -10,6 +10,7 @@ from typing import Dict, List
 
 DEFAULT_DIR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "homedepot"
 RELEVANCE_MIN = 1.0  # Home Depot grades are means of raters from 1.0 to 3.0; gain = relevance - 1
+GRADE_SCALE = "1:3"  # the same, as the pipeline's --grade-scale says it
 
 
 @dataclass(frozen=True)

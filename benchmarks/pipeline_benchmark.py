@@ -14,7 +14,8 @@ cross-encoder alone and the label TeacherLabeling gave: its views combined as it
 say). A run whose candidate the pipeline did not push (the Evaluator or the zero-shot floor refused it) is
 scored too, as its Trainer's model, and marked pushed = no.
 
-The grades are mapped linearly from Home Depot's 1..3 to the pipeline's 0..3 (gain x 1.5: the same NDCG).
+The drops keep Home Depot's grades (1..3); each run says so with `--grade-scale 1:3`, and the pipeline maps
+them linearly onto its 0..3 (gain x 1.5: the same NDCG).
 The dev queries never enter a drop; the drops and the pipeline outputs stay in --workdir (research-use data:
 never under the repository).
 
@@ -39,19 +40,15 @@ from models import features
 from models import ranking_metrics as metrics
 from pipeline import configs
 
+# Every drop keeps Home Depot's grades as they are, so every run says their scale (the README's flag).
+GRADE_FLAGS = ["--grade-scale", homedepot.GRADE_SCALE]
 RUNS = {
-    "few_label": {"labels": "few_label", "traffic": True, "flags": []},
-    "no_augmentation": {"labels": "few_label", "traffic": True, "flags": ["--no-augmentation"]},
-    "full_label": {"labels": "full_label", "traffic": False, "flags": ["--no-augmentation"]},
+    "few_label": {"labels": "few_label", "traffic": True, "flags": GRADE_FLAGS},
+    "no_augmentation": {"labels": "few_label", "traffic": True, "flags": GRADE_FLAGS + ["--no-augmentation"]},
+    "full_label": {"labels": "full_label", "traffic": False, "flags": GRADE_FLAGS + ["--no-augmentation"]},
 }
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCORE_BATCH = 64
-
-
-def pipeline_grade(relevance: float) -> float:
-    """Home Depot's 1..3 on the pipeline's scale (features.RELEVANCE_MIN..MAX), linearly."""
-    share = (relevance - homedepot.RELEVANCE_MIN) / 2.0
-    return features.RELEVANCE_MIN + share * (features.RELEVANCE_MAX - features.RELEVANCE_MIN)
 
 
 def traffic_query_ids(data: homedepot.HomeDepot) -> set:
@@ -69,7 +66,7 @@ def build_drop(data: homedepot.HomeDepot, labels: str, traffic: bool, folder: st
     with open(os.path.join(folder, "search_log.csv"), "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(features.RAW_COLUMNS)
-        writer.writerows((p.query_id, p.query, p.product_id, p.product_title, f"{pipeline_grade(p.relevance):.4f}")
+        writer.writerows((p.query_id, p.query, p.product_id, p.product_title, f"{p.relevance:g}")
                          for p in log)
     with open(os.path.join(folder, configs.CATALOG_FILE), "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)

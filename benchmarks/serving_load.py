@@ -1,9 +1,11 @@
 """The local server under load while new versions land (issue 18): bounded, on 127.0.0.1 only.
 
 Starts `python -m serving` on a copy of one pushed version, then
-1. load: --clients threads each send --requests predict calls (score_text, --instances pairs each) while
-   --switches new versions are pushed the way the Pusher pushes (copied into a hidden folder, renamed into
-   place); records each request's latency, status and answering version;
+1. load: --clients threads send predict calls (score_text, --instances pairs each) while --switches new
+   versions are pushed the way the Pusher pushes (copied into a hidden folder, renamed into place), each
+   client at least --requests calls and on until the last pushed version has answered for --tail-seconds,
+   so that the load straddles every switch; records each request's latency, status and answering version,
+   and gives the latencies of the requests that overlapped a switch (pushed, not yet served) apart;
 2. memory: --memory-switches more versions, one after the other, each waited for until it is served, with
    the server's resident memory (VmRSS) after each switch (older version folders are removed from disk);
 3. one request of --big-instances instances (refused with 400 beyond serving/codec.py's limit).
@@ -47,6 +49,22 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def latency_summary(results: List[tuple]) -> Dict:
+    """Count, answered share and latency percentiles of (start, end, status, version) records."""
+    latencies = [end - start for start, end, status, _ in results if status == 200]
+    summary = {"requests": len(results), "ok": len(latencies)}
+    if latencies:
+        summary |= {"p50_s": round(percentile(latencies, 0.5), 3), "p99_s": round(percentile(latencies, 0.99), 3),
+                    "max_s": round(max(latencies), 3), "mean_s": round(statistics.mean(latencies), 3),
+                    "over_5_s": sum(1 for latency in latencies if latency > 5.0)}
+    return summary
+
+
+def overlapping(results: List[tuple], switches: List[tuple]) -> List[tuple]:
+    """The (start, end, ...) records that were in flight while a version was pushed and not yet served."""
+    return [r for r in results if any(r[0] < served and r[1] > pushed for pushed, served in switches)]
 
 
 def _call(url: str, body: Optional[dict] = None):
@@ -105,41 +123,44 @@ def run(args) -> Dict:
         body = {"signature_name": "score_text", "instances": [
             {"query": "running shoes", "product_title": f"Running shoes, mesh, size {i}"}
             for i in range(args.instances)]}
-        results: List[tuple] = []
+        results: List[tuple] = []  # (start, end, status, version), seconds since the load began
         lock = threading.Lock()
+        switching_done = threading.Event()
 
         def client():
-            for _ in range(args.requests):
-                start = time.perf_counter()
+            done = 0
+            while done < args.requests or not switching_done.is_set():
+                start = time.perf_counter() - load_start
                 try:
                     status, _, version = _call(f"{root}:predict", body)
                 except OSError as error:  # a timeout or a refused connection counts as a failure
                     status, version = f"error: {error}", None
                 with lock:
-                    results.append((time.perf_counter() - start, status, version))
+                    results.append((start, time.perf_counter() - load_start, status, version))
+                done += 1
 
         threads = [threading.Thread(target=client) for _ in range(args.clients)]
         load_start = time.perf_counter()
         for thread in threads:
             thread.start()
-        switch_seconds = []
+        switches = []  # (pushed, served), seconds since the load began
         for version in range(2, 2 + args.switches):
             time.sleep(args.switch_every)
+            pushed = time.perf_counter() - load_start
             push(source, base, version)
-            switch_seconds.append(round(_wait_for_version(root, version, 300), 1))
+            switches.append((pushed, pushed + _wait_for_version(root, version, 300)))
+        time.sleep(args.tail_seconds)  # the newest version under the same load for a while
+        switching_done.set()
         for thread in threads:
             thread.join()
-        latencies = [latency for latency, status, _ in results if status == 200]
         report["load"] = {
             "wall_seconds": round(time.perf_counter() - load_start, 1), "requests": len(results),
-            "ok": len(latencies), "statuses": {s: sum(1 for _, x, _ in results if str(x) == s)
-                                               for s in sorted({str(x) for _, x, _ in results})},
-            "versions_answering": sorted({v for _, _, v in results if v}),
-            "switch_seconds": switch_seconds,
-            "p50_s": round(percentile(latencies, 0.5), 3) if latencies else None,
-            "p99_s": round(percentile(latencies, 0.99), 3) if latencies else None,
-            "max_s": round(max(latencies), 3) if latencies else None,
-            "mean_s": round(statistics.mean(latencies), 3) if latencies else None}
+            "statuses": {s: sum(1 for r in results if str(r[2]) == s) for s in sorted({str(r[2]) for r in results})},
+            "answers_per_version": {str(v): sum(1 for r in results if r[3] == v)
+                                    for v in sorted({r[3] for r in results if r[3]})},
+            "switches": [{"pushed_at_s": round(p, 1), "served_after_s": round(s - p, 1)} for p, s in switches],
+            "all": latency_summary(results),
+            "during_switches": latency_summary(overlapping(results, switches))}
         first = 2 + args.switches
         rss = []
         for version in range(first, first + args.memory_switches):
@@ -168,10 +189,13 @@ def _parse(argv):
     parser.add_argument("--model-dir", required=True, help="a pushed model: a version folder or a base of versions")
     parser.add_argument("--output", default=None, help="JSON report to write")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=20, help="requests per client")
+    parser.add_argument("--requests", type=int, default=20,
+                        help="requests per client at least (each goes on until the switches are done)")
     parser.add_argument("--instances", type=int, default=10, help="pairs per request")
     parser.add_argument("--switches", type=int, default=2, help="versions pushed during the load")
     parser.add_argument("--switch-every", type=float, default=10.0, help="seconds between those pushes")
+    parser.add_argument("--tail-seconds", type=float, default=10.0,
+                        help="load on the last pushed version after it is served")
     parser.add_argument("--memory-switches", type=int, default=10)
     parser.add_argument("--big-instances", type=int, default=10_000)
     return parser.parse_args(argv)

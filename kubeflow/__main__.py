@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
                            f"(repeatable; replaces the default {' '.join(config.DEFAULT_BEAM_ARGS)})")
     comp.add_argument("--no-traffic", action="store_true",
                       help="the data root has no search traffic (impressions*.csv); default: it has")
+    comp.add_argument("--config", default=None, metavar="FILE",
+                      help="a YAML or JSON file of the run's settings, as for `python -m pipeline run --config`")
     comp.add_argument("--trainer-cpu", default=config.TRAINER_CPU, help="Trainer CPU request and limit")
     comp.add_argument("--trainer-memory", default=config.TRAINER_MEMORY, help="Trainer memory request and limit")
     comp.add_argument("--gpu-type", default=None,
@@ -74,12 +76,18 @@ def main(argv=None) -> int:
     if args.command == "compile":
         _check_compile_args(parser, args)
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+        from pipeline import run_config
+        try:
+            loaded = run_config.load(args.config) if args.config else None
+        except run_config.ConfigError as error:
+            parser.error(f"--config: {error}")
+        overrides = {**loaded.overrides, "run_config": loaded.record()} if loaded else None
         from kubeflow import runner  # loads TensorFlow and TFX
         pipeline = runner.build_pipeline(
             pipeline_root=args.pipeline_root, data_root=args.data_root,
             serving_model_dir=args.serving_model_dir,
             beam_args=config.DEFAULT_BEAM_ARGS if args.beam_args is None else args.beam_args,
-            trainer_resources=args.trainer_resources, traffic=not args.no_traffic)
+            trainer_resources=args.trainer_resources, traffic=not args.no_traffic, overrides=overrides)
         runner.compile_job(pipeline, args.image, args.output)
         print(f"Wrote {args.output} (image {args.image}, pipeline root {args.pipeline_root})")
     else:

@@ -29,10 +29,16 @@ def build_pipeline(pipeline_root: str, data_root: str = config.DEFAULT_DATA_ROOT
                    serving_model_dir: Optional[str] = None,
                    beam_args: Sequence[str] = config.DEFAULT_BEAM_ARGS,
                    trainer_resources: Optional[resources.ResourceSpec] = None,
-                   traffic: bool = True) -> tfx.dsl.Pipeline:
+                   traffic: bool = True, overrides: Optional[dict] = None) -> tfx.dsl.Pipeline:
     """The shared pipeline, made fit for a container: in-image paths, no uploads, Trainer resources.
     traffic: whether the data root has search traffic (impressions*.csv; the bundled sample has): said, not
-    looked for, since the compiling machine does not see the cluster's data."""
+    looked for, since the compiling machine does not see the cluster's data (a config file's
+    augmentation.traffic, where set, wins). overrides: create_pipeline's settings from a config file
+    (pipeline/run_config.py)."""
+    overrides = dict(overrides or {})
+    augmentation = overrides.pop("augmentation", configs.AUGMENTATION)
+    if augmentation.traffic is None:
+        augmentation = dataclasses.replace(augmentation, traffic=traffic)
     # Its encoder fingerprints are this checkout's exports' ("" where none: compiling needs no export); the
     # image exports the same locked weights with the same code, so the two match when both are current.
     pipeline = search_pipeline.create_pipeline(
@@ -41,7 +47,7 @@ def build_pipeline(pipeline_root: str, data_root: str = config.DEFAULT_DATA_ROOT
         serving_model_dir=serving_model_dir or default_serving_model_dir(pipeline_root),
         metadata_connection_config=None,  # Kubeflow provides ML Metadata
         beam_pipeline_args=list(beam_args),
-        augmentation=dataclasses.replace(configs.AUGMENTATION, traffic=traffic))
+        augmentation=augmentation, **overrides)
     _refuse_module_files(pipeline)
     _rebase_repo_paths(pipeline, str(configs.REPO_ROOT), config.APP_DIR)
     if trainer_resources is not None:  # the teacher and the student Trainer fine-tune the same encoder

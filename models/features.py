@@ -1,4 +1,6 @@
 """The one place for feature names and the relevance scale."""
+import dataclasses
+import math
 
 # Raw columns of the search log (CSV header and schemas/schema.pbtxt use these names).
 QUERY_ID = "query_id"
@@ -35,6 +37,46 @@ SCORE = "score"
 def normalised_gain(relevance):
     """Maps a grade on the relevance scale to [0, 1] (works on floats and tensors)."""
     return (relevance - RELEVANCE_MIN) / (RELEVANCE_MAX - RELEVANCE_MIN)
+
+
+@dataclasses.dataclass(frozen=True)
+class GradeScale:
+    """The grades of a user's judgements: from `lowest` (irrelevant) to `highest` (the best match), e.g. 1-3
+    for means of raters' grades, 0-1 for clicks. SearchLogExampleGen checks each grade against it and maps it
+    linearly onto the pipeline's scale (RELEVANCE_MIN..RELEVANCE_MAX), so that everything downstream (schema,
+    drift checks, labels, NDCG gains, blessing thresholds) reads one scale whatever the input's."""
+    lowest: float
+    highest: float
+
+    def __post_init__(self):
+        if not (math.isfinite(self.lowest) and math.isfinite(self.highest) and self.lowest < self.highest):
+            raise ValueError(f"a grade scale needs finite lowest < highest, got {self.lowest:g}:{self.highest:g}")
+
+    @classmethod
+    def parse(cls, text: str) -> "GradeScale":
+        """'LOWEST:HIGHEST', e.g. '1:3' or '0:1'."""
+        parts = str(text).split(":")
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            lowest, highest = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ValueError(f"a grade scale is LOWEST:HIGHEST, e.g. 1:3 or 0:1; got {text!r}") from None
+        return cls(lowest, highest)
+
+    def __str__(self) -> str:
+        return f"{self.lowest:g}:{self.highest:g}"
+
+    def contains(self, grade: float) -> bool:
+        return math.isfinite(grade) and self.lowest <= grade <= self.highest
+
+    def to_pipeline(self, grade: float) -> float:
+        """The grade on the pipeline's scale: lowest -> RELEVANCE_MIN, highest -> RELEVANCE_MAX, linearly."""
+        share = (grade - self.lowest) / (self.highest - self.lowest)
+        return RELEVANCE_MIN + share * (RELEVANCE_MAX - RELEVANCE_MIN)
+
+
+PIPELINE_SCALE = GradeScale(RELEVANCE_MIN, RELEVANCE_MAX)  # judgements already graded 0..3: kept as they are
 
 
 # Augmentation (components/): every training example says where it came from and how much it counts.

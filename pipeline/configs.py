@@ -2,7 +2,7 @@
 import dataclasses
 import os
 import pathlib
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from components.retrieval import candidates
 from components.teacher_labeling import filtering
@@ -44,6 +44,12 @@ def beam_dependency_args(project_dir=REPO_ROOT) -> List[str]:
 # SearchLogExampleGen (rule table: components/search_log_example_gen/rules.py).
 MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this share of the rows read fails the run
 MAX_TEXT_CHARS = 1000  # longer query/product_title values are truncated (row kept, counted)
+
+# The judgements' grades as they arrive, "LOWEST:HIGHEST" (models/features.GradeScale): SearchLogExampleGen
+# quarantines a grade outside it and maps the others linearly onto the pipeline's 0..3 (features.RELEVANCE_MIN..
+# RELEVANCE_MAX), on which the schema, the drift checks, the labels and the blessing thresholds are set.
+# E.g. "1:3" for Home Depot's means of raters' grades, "0:1" for clicks (`--grade-scale`).
+GRADE_SCALE = "0:3"
 
 # Train/eval hash buckets; what is hashed, so that a query is in one split: pipeline.example_gen_output_config.
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
@@ -204,6 +210,10 @@ class Augmentation:
     max_products: int = QG_MAX_PRODUCTS
     max_seconds: float = QG_MAX_SECONDS
     seed: int = QG_SEED
+    # The LLM: "llama_cpp" in process (backend_config: model_path, n_threads, n_ctx) or "openai_http", an
+    # OpenAI-compatible server (backend_config: base_url, model; components/query_generation/backends.py).
+    backend: str = QG_BACKEND
+    backend_config: Dict[str, Any] = dataclasses.field(default_factory=lambda: dict(QG_BACKEND_CONFIG))
     # A failed LLM backend: "fail" the run (default), or "skip" generation and augment by retrieval only
     # (the QueryGeneration report then says backend_failed / generation_skipped, with the error).
     on_backend_failure: str = "fail"
@@ -212,11 +222,12 @@ class Augmentation:
     def retrieval_args(self) -> dict:
         return dataclasses.asdict(self.retrieval)
 
-    @property
-    def labeling_args(self) -> dict:
+    def labeling_args(self, teacher_hparams: Optional[dict] = None) -> dict:
+        """TeacherLabeling's settings for the teacher trained with teacher_hparams (None: TEACHER_HPARAMS)."""
         from models import cross_encoder  # imports TF: only when a pipeline is built, not with the configs
         # teacher_score: how TeacherLabeling turns the teacher's score into a soft label (its loss decides).
-        return dataclasses.asdict(self.labeling) | {"teacher_score": cross_encoder.score_meaning(TEACHER_HPARAMS)}
+        meaning = cross_encoder.score_meaning(TEACHER_HPARAMS if teacher_hparams is None else teacher_hparams)
+        return dataclasses.asdict(self.labeling) | {"teacher_score": meaning}
 
     @property
     def view_encoder_handles(self) -> List[str]:
@@ -228,7 +239,7 @@ class Augmentation:
     def generation_args(self) -> dict:
         return {"queries_per_product": self.queries_per_product, "max_products": self.max_products,
                 "max_seconds": self.max_seconds,
-                "seed": self.seed, "backend": QG_BACKEND, "backend_config": QG_BACKEND_CONFIG,
+                "seed": self.seed, "backend": self.backend, "backend_config": self.backend_config,
                 "temperature": QG_TEMPERATURE, "max_tokens": QG_MAX_TOKENS, "max_query_chars": QG_MAX_QUERY_CHARS,
                 "max_rounds": QG_MAX_ROUNDS, "batch_size": QG_BATCH_SIZE,
                 "require_title_overlap": QG_REQUIRE_TITLE_OVERLAP, "on_backend_failure": self.on_backend_failure}

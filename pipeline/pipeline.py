@@ -131,10 +131,13 @@ class DataValidation:
                 *self.gates]
 
 
-def data_validation(data_root: str, catalog: bool = True, traffic: bool = False) -> DataValidation:
+def data_validation(data_root: str, catalog: bool = True, traffic: bool = False,
+                    grade_scale: Optional[str] = None) -> DataValidation:
     """The validation nodes of a data drop; catalog / traffic: whether the run reads the catalogue / the
-    search traffic (augmentation does)."""
+    search traffic (augmentation does); grade_scale: the judgements' (None: configs.GRADE_SCALE), mapped onto
+    the pipeline's by SearchLogExampleGen, so the schema and the drift checks below hold for any scale."""
     example_gen = SearchLogExampleGen(
+        grade_scale=str(grade_scale or configs.GRADE_SCALE),
         input_base=data_root,
         input_config=tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name="search_log", pattern=configs.SEARCH_LOG_PATTERN)]),
@@ -160,13 +163,15 @@ def create_validation_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
     augmentation: configs.Augmentation = configs.AUGMENTATION,
+    grade_scale: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
     """Only the data validation of create_pipeline: checks a new data drop without training anything (the
     catalogue and the search traffic too, where a run with these augmentation settings reads them)."""
     return tfx.dsl.Pipeline(
         pipeline_name=configs.VALIDATION_PIPELINE_NAME,
         pipeline_root=pipeline_root,
-        components=data_validation(data_root, augmentation.enabled, augmentation.uses_traffic(data_root)).nodes,
+        components=data_validation(data_root, augmentation.enabled, augmentation.uses_traffic(data_root),
+                                   grade_scale).nodes,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],
@@ -207,6 +212,10 @@ def create_pipeline(
     serve_zero_shot_weight: Optional[float] = None,
     seed: Optional[int] = None,
     zero_shot_floor: str = configs.ZERO_SHOT_FLOOR,
+    grade_scale: Optional[str] = None,
+    trainer_hparams: Optional[dict] = None,
+    teacher_hparams: Optional[dict] = None,
+    run_config: Optional[dict] = None,
 ) -> tfx.dsl.Pipeline:
     """ExampleGen -> validation -> [teacher -> augmentation] -> Transform -> Trainer -> Evaluator -> ZeroShotFloor
     -> Pusher.
@@ -218,21 +227,28 @@ def create_pipeline(
     seed: the random seed of both Trainers and of query generation; None: the configured ones.
     zero_shot_floor: one of configs.FLOOR_MODES: "enforce" pushes only a candidate that also beats the
     encoder's zero-shot ranking (ZeroShotFloor); "report" records that check and pushes what the Evaluator
-    blesses."""
-    student_hparams, teacher_hparams = configs.serving_hparams(serve_zero_shot_weight), configs.TEACHER_HPARAMS
+    blesses.
+    grade_scale: the judgements' grades, "LOWEST:HIGHEST" (None: configs.GRADE_SCALE).
+    trainer_hparams / teacher_hparams: hparams of the student / the teacher over the configured ones
+    (models/cross_encoder.py DEFAULT_HPARAMS documents each key).
+    run_config: the record of the config file the run's settings came from (pipeline/run_config.py), kept
+    in MLMD with the Pusher's execution."""
+    student_hparams = {**configs.serving_hparams(serve_zero_shot_weight), **(trainer_hparams or {})}
+    teacher_hparams = {**configs.TEACHER_HPARAMS, **(teacher_hparams or {})}
     if seed is not None:
         student_hparams, teacher_hparams = {**student_hparams, "seed": seed}, {**teacher_hparams, "seed": seed}
         augmentation = dataclasses.replace(augmentation, seed=seed)
     if encoder is not None:
         augmentation = dataclasses.replace(augmentation, encoder_handle=str(configs.encoder_dir(encoder)))
-    validation = data_validation(data_root, augmentation.enabled, augmentation.uses_traffic(data_root))
+    validation = data_validation(data_root, augmentation.enabled, augmentation.uses_traffic(data_root),
+                                 grade_scale)
     components = validation.nodes
     example_gen = validation.example_gen
 
     training_examples, training_schema = example_gen.outputs["examples"], validation.schema_gen.outputs["schema"]
     if augmentation.enabled:
         augmentation_nodes = _augmentation(validation, augmentation, train_steps, eval_steps,
-                                           trainer_config(teacher_hparams, encoder))
+                                           trainer_config(teacher_hparams, encoder), teacher_hparams)
         components += augmentation_nodes
         labeling, training_schema_gen = augmentation_nodes[-2], augmentation_nodes[-1]
         training_examples = labeling.outputs["augmented_examples"]
@@ -282,7 +298,8 @@ def create_pipeline(
         model=trainer.outputs["model"],
         model_blessing=floor.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
+        run_config=run_config)
 
     return tfx.dsl.Pipeline(
         pipeline_name=configs.PIPELINE_NAME,
@@ -295,7 +312,7 @@ def create_pipeline(
 
 
 def _augmentation(validation: DataValidation, settings: "configs.Augmentation", train_steps: Optional[int],
-                  eval_steps: Optional[int], teacher_hparams: dict) -> list:
+                  eval_steps: Optional[int], teacher_config: dict, teacher_hparams: dict) -> list:
     """The teacher and the augmentation components; the last two are TeacherLabeling (the student's training
     data) and the ImportSchemaGen of that data. Only the train split of the labelled examples is augmented."""
     labelled, anomalies_gate = validation.example_gen.outputs["examples"], validation.anomalies_gate
@@ -307,7 +324,7 @@ def _augmentation(validation: DataValidation, settings: "configs.Augmentation", 
         schema=validation.schema_gen.outputs["schema"],
         train_args=_train_args(train_steps),
         eval_args=_eval_args(eval_steps),
-        custom_config=teacher_hparams).with_id("TeacherTrainer")
+        custom_config=teacher_config).with_id("TeacherTrainer")
     for gate in validation.gates:  # no training before every input is checked
         teacher.add_upstream_node(gate)
     teacher_evaluator = tfx.components.Evaluator(
@@ -329,7 +346,7 @@ def _augmentation(validation: DataValidation, settings: "configs.Augmentation", 
     retrieval.add_upstream_node(anomalies_gate)
     labeling = TeacherLabeling(examples=labelled, candidates=retrieval.outputs["candidates"],
                                teacher_model=teacher.outputs["model"], traffic=traffic, **encoder_properties,
-                               view_encoder_handles=settings.view_encoder_handles, **settings.labeling_args)
+                               view_encoder_handles=settings.view_encoder_handles, **settings.labeling_args(teacher_hparams))
     training_schema_gen = tfx.components.ImportSchemaGen(
         schema_file=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE)).with_id("TrainingSchemaGen")
     return nodes + [retrieval, labeling, training_schema_gen]

@@ -41,7 +41,7 @@ def run(runner: str, data_root: str, output_dir: str, beam_pipeline_args: List[s
 
 
 def validate(runner: str, data_root: str, output_dir: str, beam_pipeline_args: List[str],
-             enable_cache: bool = True) -> None:
+             enable_cache: bool = True, overrides: Optional[Dict] = None) -> None:
     """Runs only the data validation (ExampleGen .. AnomaliesGate) on a data drop, laid out as run() lays
     out its output; raises as the full run would (InvalidSearchLogError, DataAnomaliesError)."""
     _check_runner(runner)
@@ -51,7 +51,8 @@ def validate(runner: str, data_root: str, output_dir: str, beam_pipeline_args: L
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             configs.metadata_path(output_dir)),
         beam_pipeline_args=beam_pipeline_args,
-        enable_cache=enable_cache))
+        enable_cache=enable_cache,
+        **(overrides or {})))
 
 
 def _check_runner(runner: str) -> None:

@@ -3,6 +3,7 @@
 Everything is read back from ML Metadata and the artifacts, so it describes what the run really made
 (cached components included), not what the runner intended.
 """
+import json
 import os
 from typing import Dict, List, Optional
 
@@ -11,6 +12,7 @@ import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from components.atomic_pusher.component import RUN_CONFIG_KEY
 from components.augmentation.report import read_report
 from components.search_log_example_gen import executor as ledger  # the checked inputs' ledger properties
 from components.zero_shot_floor import executor as floor_executor
@@ -37,13 +39,21 @@ class RunRecord:
         node = self._store.get_context_by_type_and_name("node", f"{self._pipeline}.{component_id}")
         return bool(node and self._store.get_executions_by_context(node.id))
 
-    def output(self, component_id: str, key: str) -> Optional[mlmd.proto.Artifact]:
-        """The artifact under `key` of the component's latest execution (None if it made none)."""
+    def _latest(self, component_id: str) -> mlmd.proto.Execution:
         node = self._store.get_context_by_type_and_name("node", f"{self._pipeline}.{component_id}")
         executions = self._store.get_executions_by_context(node.id) if node else []
         if not executions:
             raise LookupError(f"{component_id} has not run under this output directory")
-        latest = max(executions, key=lambda e: e.id)
+        return max(executions, key=lambda e: e.id)
+
+    def exec_property(self, component_id: str, name: str) -> Optional[str]:
+        """An execution property of the component's latest execution as MLMD keeps it (text), or None."""
+        properties = self._latest(component_id).custom_properties
+        return properties[name].string_value if name in properties else None
+
+    def output(self, component_id: str, key: str) -> Optional[mlmd.proto.Artifact]:
+        """The artifact under `key` of the component's latest execution (None if it made none)."""
+        latest = self._latest(component_id)
         ids = [event.artifact_id for event in self._store.get_events_by_execution_ids([latest.id])
                if event.type == mlmd.proto.Event.OUTPUT and event.path.steps[0].key == key]
         return self._store.get_artifacts_by_id(ids)[0] if ids else None
@@ -147,7 +157,10 @@ def collect(output_dir: str) -> dict:
         floor["reason"] = floor_blessing.custom_properties[floor_executor.REASON].string_value
         for name in (floor_executor.PASSED, floor_executor.ENFORCED, "blessed"):
             floor[name] = floor_blessing.custom_properties[name].int_value == 1
+    custom_config = json.loads(record.exec_property("Pusher", "custom_config") or "null") or {}
     return {
+        "run_config": custom_config.get(RUN_CONFIG_KEY),
+        "grade_scale": record.exec_property("SearchLogExampleGen", ledger.GRADE_SCALE_KEY) or configs.GRADE_SCALE,
         "splits": split_sizes(record.output("StatisticsGen", "statistics").uri),
         "metrics": metrics,
         "augmentation": augmentation,
@@ -203,7 +216,15 @@ def _generation_lines(report: Optional[dict]) -> List[str]:
 
 def render(outcome: dict) -> str:
     """The summary a person reads at the end of `python -m pipeline run`."""
-    lines = ["", "=" * 72, f"Run summary: {configs.PIPELINE_NAME}", "=" * 72, "Examples per split:"]
+    lines = ["", "=" * 72, f"Run summary: {configs.PIPELINE_NAME}", "=" * 72]
+    run_config = outcome.get("run_config")
+    if run_config:
+        lines.append(f"Config file: {run_config['path']} (sha256 {run_config['sha256'][:12]}; "
+                     f"keys: {', '.join(sorted(run_config['values'])) or 'none'})")
+    scale = outcome.get("grade_scale") or configs.GRADE_SCALE
+    if scale != str(features.PIPELINE_SCALE):
+        lines.append(f"Grades: on {scale}, mapped linearly onto the pipeline's {features.PIPELINE_SCALE}")
+    lines.append("Examples per split:")
     for split, size in outcome["splits"].items():
         lines.append(f"  {split:<6} {size['rows']:6d} rows  {size['queries']:4d} queries")
     report = outcome.get("augmentation")

@@ -1,5 +1,4 @@
 """Shared test set-up: Keras 2 before TensorFlow loads, quiet TF logs, and the bundled sample."""
-import dataclasses
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -7,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from pipeline import configs, runners  # noqa: E402
+from pipeline import configs, run_config, runners  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -15,12 +14,9 @@ def sample_data_dir() -> str:
     return str(configs.SAMPLE_DATA_DIR)
 
 
-# The end-to-end run's settings: the demo's (the zero-shot floor reported, not enforced: on the sample the
-# trained model ranks below the zero-shot encoder, and the serving tests need a pushed model; the enforced floor
-# is run by test_pipeline_e2e.py's last test), but the LLM writes for half as many catalogue products (it is
-# the slowest augmentation step, ~2 s a product on a busy core) to keep the suite inside CI's budget.
-PIPELINE_TEST_OVERRIDES = {"augmentation": dataclasses.replace(configs.AUGMENTATION, max_products=15),
-                           "zero_shot_floor": "report"}
+# The end-to-end run's settings come from a config file, as a user's would (why these: the file says).
+PIPELINE_TEST_CONFIG = run_config.load(os.path.join(os.path.dirname(__file__), "fixtures", "e2e_run.yaml"))
+PIPELINE_TEST_OVERRIDES = {**PIPELINE_TEST_CONFIG.overrides, "run_config": PIPELINE_TEST_CONFIG.record()}
 
 
 def _run_test_pipeline(data_dir: str, output_dir: str) -> None:

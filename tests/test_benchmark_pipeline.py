@@ -1,5 +1,5 @@
 """The pipeline benchmark's data drops (benchmarks/pipeline_benchmark.py) on a tiny hand-made Home Depot folder:
-the grade mapping, the traffic pool (never a dev or budget query, never a grade), the full-label drop, and
+the grades and their scale, the traffic pool (never a dev or budget query, never a grade), the full-label drop, and
 what it scores (the newest complete version, each output of score_parts). No pipeline run: that is the
 benchmark's own job, too long for a test."""
 import csv
@@ -36,10 +36,12 @@ def _read(path):
         return list(csv.DictReader(f))
 
 
-def test_grades_map_linearly_onto_the_pipelines_scale():
-    assert pb.pipeline_grade(1.0) == features.RELEVANCE_MIN and pb.pipeline_grade(3.0) == features.RELEVANCE_MAX
-    assert pb.pipeline_grade(2.0) == pytest.approx(1.5)
-    assert pb.pipeline_grade(2.33) == pytest.approx(1.995)
+def test_every_run_states_home_depots_grade_scale_which_maps_linearly_onto_the_pipelines():
+    assert all(spec["flags"][:2] == ["--grade-scale", "1:3"] for spec in pb.RUNS.values())
+    scale = features.GradeScale.parse(homedepot.GRADE_SCALE)
+    assert scale.to_pipeline(1.0) == features.RELEVANCE_MIN and scale.to_pipeline(3.0) == features.RELEVANCE_MAX
+    assert scale.to_pipeline(2.0) == pytest.approx(1.5)
+    assert scale.to_pipeline(2.33) == pytest.approx(1.995)
 
 
 def test_the_few_label_drop_has_the_budget_judged_and_the_rest_as_ungraded_traffic(tmp_path):
@@ -50,7 +52,9 @@ def test_the_few_label_drop_has_the_budget_judged_and_the_rest_as_ungraded_traff
                       "traffic_pairs": 3}
     log = _read(drop / "search_log.csv")
     assert [(r["query_id"], r["product_id"], float(r["relevance"])) for r in log] == [("q1", "p1", 3.0),
-                                                                                       ("q1", "p2", 0.0)]
+                                                                                       ("q1", "p2", 1.0)]
+    scale = features.GradeScale.parse(homedepot.GRADE_SCALE)  # the grades as Home Depot gives them, in scale
+    assert all(rules.parse_relevance(r["relevance"], scale)[1] is None for r in log)
     impressions = _read(drop / "impressions.csv")
     assert list(impressions[0]) == list(features.IMPRESSION_COLUMNS)  # no grade column
     assert sorted((r["query_id"], r["product_id"]) for r in impressions) == [("q2", "p1"), ("q2", "p3"), ("q3", "p4")]

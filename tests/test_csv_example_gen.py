@@ -40,7 +40,7 @@ def _write(folder, name, lines, header=HEADER):
     return path
 
 
-def _run(folder, pattern="search_log*.csv", max_quarantine_fraction=1.0, max_text_chars=None):
+def _run(folder, pattern="search_log*.csv", max_quarantine_fraction=1.0, max_text_chars=None, grade_scale=None):
     """Runs the executor on the files of `folder`; returns (Examples artifact, ledger, quarantined rows)."""
     examples = standard_artifacts.Examples()
     examples.uri = os.path.join(str(folder), "examples")
@@ -51,6 +51,7 @@ def _run(folder, pattern="search_log*.csv", max_quarantine_fraction=1.0, max_tex
         standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(example_gen_output_config()),
         executor.MAX_QUARANTINE_FRACTION_KEY: max_quarantine_fraction,
         executor.MAX_TEXT_CHARS_KEY: max_text_chars,
+        executor.GRADE_SCALE_KEY: grade_scale,
     }
     # FnApiRunner, as pipeline/runners.py uses (DirectRunner would try to download Prism first).
     context = base_beam_executor.BaseBeamExecutor.Context(
@@ -235,6 +236,45 @@ def test_relevance_not_a_number_or_off_the_scale_is_quarantined(tmp_path):
     assert ledger["quarantined_per_reason"]["relevance_not_a_number"] == 3
     kept = {r[features.PRODUCT_ID]: r[features.RELEVANCE] for r in _all_examples(examples)}
     assert kept["p9"] == 3.0 and kept["p10"] == 2.5  # integers and fractional grades are fine
+
+
+def test_grades_on_a_declared_scale_are_checked_against_it_and_mapped_onto_the_pipelines(tmp_path):
+    # Home Depot's means of raters' grades, 1..3: 1 is irrelevant (0 on the pipeline's scale), 3 exact (3).
+    _write(tmp_path, "search_log.csv", [
+        "q1,drill,p1,Cordless drill,3", "q1,drill,p2,Hammer,1", "q1,drill,p3,Drill bits,2.33",
+        "q2,saw,p4,Hand saw,0", "q2,saw,p5,Saw blade,3.5", "q2,saw,p6,Mitre saw,2"])
+    examples, ledger, quarantined = _run(tmp_path, grade_scale="1:3")
+    assert _reasons(quarantined) == [("relevance_out_of_range", 5, "relevance"),
+                                     ("relevance_out_of_range", 6, "relevance")]
+    assert quarantined[0]["detail"] == "'0' is outside [1.0, 3.0]"
+    assert quarantined[0]["row"][features.RELEVANCE] == "0"  # the quarantine keeps the row as written
+    kept = {r[features.PRODUCT_ID]: r[features.RELEVANCE] for r in _all_examples(examples)}
+    assert kept == pytest.approx({"p1": 3.0, "p2": 0.0, "p3": 1.995, "p6": 1.5})
+    assert ledger["grade_scale"] == "1:3" and ledger["rows_kept"] == 4
+
+
+def test_binary_clicks_become_the_two_ends_of_the_scale(tmp_path):
+    _write(tmp_path, "search_log.csv", ["q1,drill,p1,Cordless drill,1", "q1,drill,p2,Hammer,0",
+                                        "q1,drill,p3,Drill bits,2"])
+    examples, ledger, quarantined = _run(tmp_path, grade_scale="0:1")
+    assert _reasons(quarantined) == [("relevance_out_of_range", 4, "relevance")]
+    kept = {r[features.PRODUCT_ID]: r[features.RELEVANCE] for r in _all_examples(examples)}
+    assert kept == {"p1": features.RELEVANCE_MAX, "p2": features.RELEVANCE_MIN}
+
+
+def test_without_a_scale_the_grades_are_the_pipelines_own(tmp_path):
+    _write(tmp_path, "search_log.csv", GOOD)
+    examples, ledger, _ = _run(tmp_path)
+    assert ledger["grade_scale"] == str(features.PIPELINE_SCALE) == "0:3"
+    assert sorted(r[features.RELEVANCE] for r in _all_examples(examples)) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_bad_grade_scale_is_refused_when_the_component_is_built(tmp_path):
+    gen = component.SearchLogExampleGen(input_base=str(tmp_path), grade_scale=features.GradeScale(1, 5))
+    assert gen.exec_properties[executor.GRADE_SCALE_KEY] == "1:5"
+    for bad in ("3:1", "1-3", "a:b", "1:1", "0:inf"):
+        with pytest.raises(ValueError, match="grade scale"):
+            component.SearchLogExampleGen(input_base=str(tmp_path), grade_scale=bad)
 
 
 def test_duplicates_keep_the_first_by_file_and_line(tmp_path):

@@ -68,6 +68,18 @@ def test_model_is_blessed_and_pushed_in_tf_serving_layout(output_dir):
     assert f"Query generation: {outcome['generation']['candidates']['kept']} queries for" in rendered
 
 
+def test_the_config_file_is_recorded_with_the_push_and_printed(output_dir):
+    from conftest import PIPELINE_TEST_CONFIG
+
+    outcome = summary.collect(output_dir)  # read back from the Pusher's execution in MLMD
+    assert outcome["run_config"] == PIPELINE_TEST_CONFIG.record()
+    assert outcome["run_config"]["values"] == {"zero_shot_floor": "report", "augmentation": {"max_products": 15}}
+    assert outcome["grade_scale"] == "0:3"
+    assert f"Config file: {PIPELINE_TEST_CONFIG.path} (sha256 {PIPELINE_TEST_CONFIG.sha256[:12]}; keys: " \
+           "augmentation, zero_shot_floor)" in summary.render(outcome)
+    assert outcome["generation"]["products_selected"] == 15  # the file's setting reached QueryGeneration
+
+
 def _relevant_and_irrelevant_pairs(sample_data_dir):
     """(query, title of grade 3, title of grade 0) for every English and Chinese query of the sample."""
     by_query = {}

@@ -116,3 +116,34 @@ def test_a_served_zero_shot_weight_outside_0_1_is_refused_before_anything_runs(t
     assert result.returncode == 2
     assert "--serve-zero-shot-weight: zero_shot_weight must be in [0, 1], not 1.5" in result.stderr
     assert not (tmp_path / "metadata.sqlite").exists()
+
+
+def test_a_config_files_settings_reach_the_components_that_use_them(tmp_path):
+    from pipeline import pipeline as search_pipeline
+    from pipeline import run_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text("grade_scale: '1:3'\n"
+                    "augmentation: {backend: openai_http, backend_config: {base_url: 'http://127.0.0.1:1/v1', model: m}}\n"
+                    "trainer: {loss: pointwise_margin_mse, gold_stage_epochs: 1.0}\n"
+                    "teacher: {pointwise_loss: mse, train_epochs: 5}\n", encoding="utf-8")
+    loaded = run_config.load(str(path))
+    pipeline = search_pipeline.create_pipeline(data_root="d", pipeline_root="r", serving_model_dir="s",
+                                               **loaded.overrides, run_config=loaded.record())
+    assert _node(pipeline, "SearchLogExampleGen").exec_properties["grade_scale"] == "1:3"
+    student = json.loads(_node(pipeline, "Trainer").exec_properties["custom_config"])
+    assert (student["loss"], student["gold_stage_epochs"]) == ("pointwise_margin_mse", 1.0)
+    assert student["zero_shot_weight"] == configs.SERVE_ZERO_SHOT_WEIGHT  # the rest as configured
+    teacher = json.loads(_node(pipeline, "TeacherTrainer").exec_properties["custom_config"])
+    assert (teacher["pointwise_loss"], teacher["train_epochs"]) == ("mse", 5.0)
+    # TeacherLabeling reads the teacher's score as the teacher's own loss defines it: a regressed gain.
+    assert _node(pipeline, "TeacherLabeling").exec_properties["teacher_score"] == "gain"
+    assert _node(pipeline, "QueryGeneration").exec_properties["backend"] == "openai_http"
+    pusher = json.loads(_node(pipeline, "Pusher").exec_properties["custom_config"])
+    assert pusher["run_config"]["path"] == str(path) and pusher["run_config"]["values"]["grade_scale"] == "1:3"
+    validation = search_pipeline.create_validation_pipeline(data_root="d", pipeline_root="r", grade_scale="1:3")
+    assert _node(validation, "SearchLogExampleGen").exec_properties["grade_scale"] == "1:3"
+    # Without a file: the pipeline's own scale, and nothing recorded with the push.
+    plain = search_pipeline.create_pipeline(data_root="d", pipeline_root="r", serving_model_dir="s")
+    assert _node(plain, "SearchLogExampleGen").exec_properties["grade_scale"] == configs.GRADE_SCALE
+    assert json.loads(_node(plain, "Pusher").exec_properties["custom_config"]) is None

@@ -86,7 +86,7 @@ def test_teacher_scores_become_gains_by_their_meaning():
     assert cross_encoder.score_meaning({"pointwise_loss": "mse"}) == "gain"
     assert cross_encoder.score_meaning({"loss": "listwise"}) == "order"
     from pipeline import configs
-    assert configs.AUGMENTATION.labeling_args["teacher_score"] == cross_encoder.score_meaning(configs.TEACHER_HPARAMS)
+    assert configs.AUGMENTATION.labeling_args()["teacher_score"] == cross_encoder.score_meaning(configs.TEACHER_HPARAMS)
 
 
 def test_cap_per_product_keeps_the_most_confident():

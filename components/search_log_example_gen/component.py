@@ -18,6 +18,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.search_log_example_gen import executor, rules
+from models import features
 
 
 class SearchLogExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
@@ -28,6 +29,7 @@ class SearchLogExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         executor.MAX_QUARANTINE_FRACTION_KEY: ExecutionParameter(type=float),
         executor.MAX_TEXT_CHARS_KEY: ExecutionParameter(type=int),
         executor.INPUT_KIND_KEY: ExecutionParameter(type=str, optional=True),
+        executor.GRADE_SCALE_KEY: ExecutionParameter(type=str, optional=True),
     }
 
 
@@ -57,6 +59,7 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
         max_quarantine_fraction: float = rules.DEFAULT_MAX_QUARANTINE_FRACTION,
         max_text_chars: int = rules.DEFAULT_MAX_TEXT_CHARS,
         input_kind: str = rules.JUDGEMENTS,
+        grade_scale: Optional[Union[str, features.GradeScale]] = None,
     ):
         """Args:
           input_base: the folder of the CSV files (header `query_id,query,product_id,product_title,relevance`,
@@ -72,6 +75,9 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
             relevance column: the products shown for logged queries, graded later by the teacher) or "catalog"
             (product_id and product_title; one row per product). The same row rules apply otherwise, with a
             ledger of their own.
+          grade_scale: the judgements' grades, "LOWEST:HIGHEST" (e.g. "1:3", "0:1" for clicks; default
+            "0:3"): a grade outside it is quarantined, a kept one mapped linearly onto the pipeline's scale
+            (models/features.py), which the schema, the drift checks and the blessing thresholds are set on.
         """
         # FileBasedExampleGen.__init__ builds its own spec class; this builds the extended one the same way.
         input_config = input_config or utils.make_default_input_config()
@@ -87,6 +93,7 @@ class SearchLogExampleGen(example_gen_component.FileBasedExampleGen):
             max_quarantine_fraction=float(max_quarantine_fraction),
             max_text_chars=int(max_text_chars),
             input_kind=input_kind,
+            grade_scale=str(features.GradeScale.parse(grade_scale)) if grade_scale else None,
             examples=types.Channel(type=standard_artifacts.Examples))
         executor.max_quarantine_fraction(spec.exec_properties)  # fail at construction on a bad value
         executor.max_text_chars(spec.exec_properties)

@@ -9,7 +9,7 @@ run on a FAIL rule.
 """
 import json
 import os
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 import apache_beam as beam
 import tensorflow as tf
@@ -28,6 +28,8 @@ MAX_QUARANTINE_FRACTION_KEY = "max_quarantine_fraction"
 MAX_TEXT_CHARS_KEY = "max_text_chars"
 # What the files hold (rules.KINDS): judgements (default), impressions (the search traffic) or the catalogue.
 INPUT_KIND_KEY = "input_kind"
+# The judgements' grade scale, "LOWEST:HIGHEST" (models/features.GradeScale; default rules.DEFAULT_GRADE_SCALE).
+GRADE_SCALE_KEY = "grade_scale"
 
 # What the executor writes into the Examples artifact's folder, beside the Split-* folders.
 QUARANTINE_DIR = "quarantine"
@@ -66,6 +68,11 @@ def input_kind(exec_properties: Dict[str, Any]) -> str:
     return kind
 
 
+def grade_scale(exec_properties: Dict[str, Any]) -> features.GradeScale:
+    value = exec_properties.get(GRADE_SCALE_KEY)
+    return features.GradeScale.parse(value) if value else rules.DEFAULT_GRADE_SCALE
+
+
 def quarantine_record(record: reader.Record, path: str, reason: str, column, detail: str,
                       header: List[str]) -> Dict[str, Any]:
     """One line of rows.jsonl: where the row is, why it is out, and its raw values."""
@@ -78,21 +85,25 @@ def quarantine_record(record: reader.Record, path: str, reason: str, column, det
     return result
 
 
-def to_example(values: Dict[str, str]) -> tf.train.Example:
-    """A valid row as a tf.Example: text columns as bytes, relevance (where the row has one) as a float."""
+def to_example(values: Dict[str, str], scale: features.GradeScale = rules.DEFAULT_GRADE_SCALE
+               ) -> tf.train.Example:
+    """A valid row as a tf.Example: text columns as bytes, relevance (where the row has one) as a float on the
+    pipeline's scale (mapped from `scale`, the file's)."""
     feature = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[values[name].encode("utf-8")]))
                for name in features.IMPRESSION_COLUMNS if name in values}
     if features.RELEVANCE in values:
-        grade, _ = rules.parse_relevance(values[features.RELEVANCE])
-        feature[features.RELEVANCE] = tf.train.Feature(float_list=tf.train.FloatList(value=[grade]))
+        grade, _ = rules.parse_relevance(values[features.RELEVANCE], scale)
+        feature[features.RELEVANCE] = tf.train.Feature(float_list=tf.train.FloatList(
+            value=[scale.to_pipeline(grade)]))
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 class _ReadRows(beam.DoFn):
     """Reads one CSV file: valid rows (main output), quarantined rows and the tally (tagged outputs)."""
 
-    def __init__(self, headers: Dict[str, List[str]], max_chars: int, columns=rules.REQUIRED_COLUMNS):
-        self._headers, self._max_chars, self._columns = headers, max_chars, tuple(columns)
+    def __init__(self, headers: Dict[str, List[str]], max_chars: int, columns=rules.REQUIRED_COLUMNS,
+                 scale: features.GradeScale = rules.DEFAULT_GRADE_SCALE):
+        self._headers, self._max_chars, self._columns, self._scale = headers, max_chars, tuple(columns), scale
 
     def process(self, path: str):
         header = self._headers[path]
@@ -107,7 +118,7 @@ class _ReadRows(beam.DoFn):
                     if record.fields is None:
                         problem, values = (rules.CSV_SYNTAX, None, record.error), None
                     else:
-                        problem, values = rules.check_row(header, record.fields, self._columns)
+                        problem, values = rules.check_row(header, record.fields, self._columns, self._scale)
                     if problem:
                         yield beam.pvalue.TaggedOutput(_QUARANTINED,
                                                        quarantine_record(record, path, *problem, header))
@@ -161,6 +172,7 @@ class _SearchLogToExample(beam.PTransform):
         self._max_chars = max_text_chars(exec_properties)
         self._kind = input_kind(exec_properties)
         self._columns = rules.columns_of(self._kind)
+        self._scale = grade_scale(exec_properties)
         self.files: List[str] = []
         self.quarantined = self.tally = None
 
@@ -177,7 +189,7 @@ class _SearchLogToExample(beam.PTransform):
 
         rows = (pipeline
                 | "ListFiles" >> beam.Create(self.files)
-                | "ReadRows" >> beam.ParDo(_ReadRows(headers, self._max_chars, self._columns)).with_outputs(
+                | "ReadRows" >> beam.ParDo(_ReadRows(headers, self._max_chars, self._columns, self._scale)).with_outputs(
                     _QUARANTINED, _TALLY, main=_VALID))
         resolved = (rows[_VALID]
                     | "KeyByQueryId" >> beam.Map(lambda row, key: (row["values"][key], row), rules.KEY_COLUMN[self._kind])
@@ -191,12 +203,12 @@ class _SearchLogToExample(beam.PTransform):
                        kept | "TallyKept" >> beam.FlatMap(_tally_kept))
                       | "FlattenTally" >> beam.Flatten())
         return (kept
-                | "ToTFExample" >> beam.Map(lambda row: to_example(row["values"])).with_output_types(
+                | "ToTFExample" >> beam.Map(lambda row, scale: to_example(row["values"], scale), self._scale).with_output_types(
                     tf.train.Example))
 
 
 def build_ledger(tally: List, files: List[str], split_names: List[str], max_fraction: float,
-                 max_chars: int) -> Dict[str, Any]:
+                 max_chars: int, scale: Optional[str] = None) -> Dict[str, Any]:
     """The ledger from the summed tally: counts per file, split, reason and truncated column."""
     counts: Dict[str, Dict[str, int]] = {}
     for (kind, name), count in tally:
@@ -220,6 +232,8 @@ def build_ledger(tally: List, files: List[str], split_names: List[str], max_frac
         "quarantined_fraction": quarantined / read if read else 0.0,
         "max_quarantine_fraction": max_fraction,
         "max_text_chars": max_chars,
+        # The judgements' grade scale, mapped onto the pipeline's (None: the input has no grades).
+        "grade_scale": scale,
         "fatal_errors": sorted(counts.get(_FATAL, {})),
         "quarantine_file": QUARANTINE_FILE,
     }
@@ -244,6 +258,12 @@ def _counts(mapping: Dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in mapping.items() if count) or "none"
 
 
+def _scale_line(scale: str) -> str:
+    pipeline_scale = str(features.PIPELINE_SCALE)
+    return (f"on {pipeline_scale}, the pipeline's scale" if scale == pipeline_scale
+            else f"on {scale}, mapped linearly onto the pipeline's {pipeline_scale}")
+
+
 def render_ledger(ledger: Dict[str, Any], report_dir: str, kind: str = rules.JUDGEMENTS) -> str:
     """The ledger as a small table for the log."""
     width = max([len("total")] + [len(path) for path in ledger["files"]])
@@ -255,6 +275,7 @@ def render_ledger(ledger: Dict[str, Any], report_dir: str, kind: str = rules.JUD
     lines += [
         f"  {'total':<{width}}  {ledger['rows_read']:>7}  {ledger['rows_kept']:>7}  {ledger['rows_quarantined']:>11}",
         f"  kept per split: {', '.join(f'{n} {c}' for n, c in ledger['kept_per_split'].items())}",
+        *([f"  grades: {_scale_line(ledger['grade_scale'])}"] if ledger.get("grade_scale") else []),
         f"  quarantined per reason: {_counts(ledger['quarantined_per_reason'])}",
         f"  truncated to {ledger['max_text_chars']} characters (rows kept): "
         f"{_counts(ledger['truncated_per_column'])}",
@@ -327,7 +348,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  _write_ledger, os.path.join(self._report_dir, LEDGER_FILE),
                  files=[path for reader_ in self._readers for path in reader_.files],
                  split_names=list(splits), max_fraction=max_quarantine_fraction(exec_properties),
-                 max_chars=max_text_chars(exec_properties)))
+                 max_chars=max_text_chars(exec_properties),
+                 scale=(str(grade_scale(exec_properties))
+                        if features.RELEVANCE in rules.columns_of(input_kind(exec_properties)) else None)))
         return splits
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],

@@ -5,7 +5,6 @@ the column; QUARANTINE drops the row into the quarantine file with the rule's re
 with a shortened value and counts it. Column names and the relevance scale come from models/features.py.
 """
 import collections
-import math
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -16,6 +15,7 @@ FAIL, QUARANTINE, TRUNCATE = "fail", "quarantine", "truncate"
 # Defaults of the two knobs (the component's parameters of the same names).
 DEFAULT_MAX_QUARANTINE_FRACTION = 0.05  # more quarantined rows than this fraction of the rows read: fail
 DEFAULT_MAX_TEXT_CHARS = 1000  # longer query or product_title values are cut to this many characters
+DEFAULT_GRADE_SCALE = features.PIPELINE_SCALE  # judgements graded 0..3 (the bundled sample's scale)
 # The longest field the CSV reader takes in (Python's csv stops at 131,072 characters by default): a longer
 # text is read whole, then cut to max_text_chars and kept; only a field beyond this is a csv_syntax row.
 MAX_FIELD_CHARS = 16 * 1024 * 1024
@@ -70,8 +70,9 @@ RULES = (
     Rule(EMPTY_VALUE, "row", QUARANTINE, "query_id, query, product_id, product_title and relevance (impressions: "
          "the first four; catalogue: product_id and product_title) are not empty or only whitespace"),
     Rule(RELEVANCE_NOT_A_NUMBER, "row", QUARANTINE, "relevance is a decimal number (not text, NaN or inf)"),
-    Rule(RELEVANCE_OUT_OF_RANGE, "row", QUARANTINE, "relevance is within [RELEVANCE_MIN, RELEVANCE_MAX] of "
-         "models/features.py"),
+    Rule(RELEVANCE_OUT_OF_RANGE, "row", QUARANTINE, "relevance is within the judgements' grade scale "
+         "(grade_scale, LOWEST:HIGHEST; default 0:3); a kept grade is mapped linearly onto the pipeline's scale, "
+         "models/features.py RELEVANCE_MIN..RELEVANCE_MAX"),
     Rule(TRUNCATED, "row", TRUNCATE, "query and product_title longer than max_text_chars characters are cut "
          "to that length; the row is kept and counted per column"),
     Rule(QUERY_ID_CONFLICT, "query_id", QUARANTINE, "a query_id has one query text; if its valid rows carry "
@@ -133,19 +134,21 @@ def check_header(path: str, header: Sequence[str], columns: Sequence[str] = REQU
             f"expected the columns {','.join(columns)}")
 
 
-def parse_relevance(text: str) -> Tuple[Optional[float], Optional[str]]:
-    """(grade, None) for a grade on the scale, else (None, reason)."""
+def parse_relevance(text: str, scale: features.GradeScale = DEFAULT_GRADE_SCALE
+                    ) -> Tuple[Optional[float], Optional[str]]:
+    """(grade, None) for a grade on the scale (as written, not mapped), else (None, reason)."""
     if not _NUMBER.fullmatch(text.strip()):
         return None, RELEVANCE_NOT_A_NUMBER
     grade = float(text)
-    if not (math.isfinite(grade) and features.RELEVANCE_MIN <= grade <= features.RELEVANCE_MAX):
+    if not scale.contains(grade):
         return None, RELEVANCE_OUT_OF_RANGE
     return grade, None
 
 
-def check_row(header: Sequence[str], fields: Sequence[str], columns: Sequence[str] = REQUIRED_COLUMNS
+def check_row(header: Sequence[str], fields: Sequence[str], columns: Sequence[str] = REQUIRED_COLUMNS,
+              scale: features.GradeScale = DEFAULT_GRADE_SCALE
               ) -> Tuple[Optional[Tuple[str, Optional[str], str]], Optional[Dict[str, str]]]:
-    """Applies the row rules in table order (the relevance rules only where `columns` has a grade).
+    """Applies the row rules in table order (the relevance rules, on `scale`, only where `columns` has a grade).
 
     Returns (None, values by column) for a valid row, else ((reason, column or None, detail), None).
     """
@@ -164,12 +167,12 @@ def check_row(header: Sequence[str], fields: Sequence[str], columns: Sequence[st
             values[column] = values[column].strip()
     if features.RELEVANCE not in columns:
         return None, values
-    _, reason = parse_relevance(values[features.RELEVANCE])
+    _, reason = parse_relevance(values[features.RELEVANCE], scale)
     if reason == RELEVANCE_NOT_A_NUMBER:
         return (reason, features.RELEVANCE, f"{values[features.RELEVANCE]!r} is not a number"), None
     if reason == RELEVANCE_OUT_OF_RANGE:
         return (reason, features.RELEVANCE, f"{values[features.RELEVANCE]!r} is outside "
-                f"[{features.RELEVANCE_MIN}, {features.RELEVANCE_MAX}]"), None
+                f"[{scale.lowest}, {scale.highest}]"), None
     return None, values
 
 
