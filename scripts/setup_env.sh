@@ -11,7 +11,13 @@ source scripts/venv_lib.sh
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=".venv"
-want="$(lock_stamp requirements.lock setup.py)"
+# llama-cpp-python compiles llama.cpp at install. A native build uses every instruction set the CPU lists, and
+# on a VM that lists AMX, ggml's AMX path crashed in decode (SIGSEGV in QueryGeneration): build for any x86-64
+# with AVX2 instead (the same flags as kubeflow/Dockerfile). Without pip's wheel cache, so that a native wheel
+# cached by an earlier set-up on this machine is never reused.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF"
+LLAMA_PIN="$(grep '^llama-cpp-python==' requirements.lock)"
+want="$(lock_stamp requirements.lock setup.py)-$(echo "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)"
 
 export_encoders() {
   # One process for all (TensorFlow loads once). SentencePiece logs its identity normaliser at load: noise.
@@ -31,7 +37,8 @@ echo "[setup] creating $VENV with $($PYTHON --version) and installing requiremen
 [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
 # Every package is pinned, so no resolver runs: --no-deps. tfx and ml-pipelines-sdk declare
 # Requires-Python <3.11 although they run on 3.11 (see ../shared/notes/stack.md).
-pip_install "$VENV" --no-deps --ignore-requires-python -r requirements.lock
+pip_install "$VENV" --no-deps --ignore-requires-python -r <(grep -v '^llama-cpp-python==' requirements.lock)
+CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip_install "$VENV" --no-deps --no-cache-dir "$LLAMA_PIN"
 pip_install "$VENV" --no-deps --no-build-isolation -e .
 echo "$want" > "$VENV/.setup-stamp"
 echo "[setup] encoders:"
