@@ -214,6 +214,11 @@ class Augmentation:
     # OpenAI-compatible server (backend_config: base_url, model; components/query_generation/backends.py).
     backend: str = QG_BACKEND
     backend_config: Dict[str, Any] = dataclasses.field(default_factory=lambda: dict(QG_BACKEND_CONFIG))
+    # The teacher's LLM-judge view (components/teacher_labeling/llm_judge.py): None (default) for none, or an
+    # OpenAI-compatible endpoint that returns logprobs, e.g. {"base_url": "http://vllm-judge:8000/v1",
+    # "model": "judge"} (vLLM on a GPU node: kubeflow/serving/vllm-judge.yaml). One request per
+    # candidate: tens of thousands with search traffic.
+    llm_judge: Optional[Dict[str, Any]] = None
     # A failed LLM backend: "fail" the run (default), or "skip" generation and augment by retrieval only
     # (the QueryGeneration report then says backend_failed / generation_skipped, with the error).
     on_backend_failure: str = "fail"

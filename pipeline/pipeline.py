@@ -346,7 +346,8 @@ def _augmentation(validation: DataValidation, settings: "configs.Augmentation", 
     retrieval.add_upstream_node(anomalies_gate)
     labeling = TeacherLabeling(examples=labelled, candidates=retrieval.outputs["candidates"],
                                teacher_model=teacher.outputs["model"], traffic=traffic, **encoder_properties,
-                               view_encoder_handles=settings.view_encoder_handles, **settings.labeling_args(teacher_hparams))
+                               view_encoder_handles=settings.view_encoder_handles, llm_judge=settings.llm_judge,
+                               **settings.labeling_args(teacher_hparams))
     training_schema_gen = tfx.components.ImportSchemaGen(
         schema_file=str(configs.SCHEMA_DIR / configs.TRAINING_SCHEMA_FILE)).with_id("TrainingSchemaGen")
     return nodes + [retrieval, labeling, training_schema_gen]

@@ -114,6 +114,10 @@ def overrides(values: Any, source: str = "config") -> Dict[str, Any]:
 
         _call(llm_backends.check_config, where("augmentation.backend_config"), result["augmentation"].backend,
               result["augmentation"].backend_config)
+        if result["augmentation"].llm_judge is not None:
+            from components.teacher_labeling import llm_judge
+
+            _call(llm_judge.Settings.from_config, where("augmentation.llm_judge"), result["augmentation"].llm_judge)
         for name in result["augmentation"].teacher_view_encoders:
             if name not in configs.ENCODERS:
                 raise ConfigError(f"{where('augmentation.teacher_view_encoders')}: {name!r} is not one of "

@@ -3,61 +3,25 @@ SmolLM2-135M, and its time-outs and retries against endpoints that are down, sil
 Every request goes to 127.0.0.1 only; every wait is bounded."""
 import http.server
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import requests
 
+import llama_server as llama_server_lib
 from components.augmentation import llm_backends
 from components.query_generation import executor, prompts
 
-SERVER_START_TIMEOUT_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = llama_server_lib.free_port
 
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    """The real server in a subprocess; yields its /v1 base URL once /v1/models answers."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", llm_backends.smollm2_gguf_path(),
-               "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_threads_batch", "1",
-               "--n_ctx", "1024", "--model_alias", "smollm2"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base_url}/models", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not ready after {SERVER_START_TIMEOUT_S} s:\n"
-                            f"{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+    """The real server (tests/llama_server.py); yields its /v1 base URL."""
+    with llama_server_lib.running(tmp_path_factory.mktemp("llama_server")) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_generation_through_the_real_llama_cpp_server(llama_server):

@@ -43,3 +43,20 @@ def test_kserve_alternative():
     assert model["modelFormat"]["name"] == "tensorflow"
     assert model["storageUri"].endswith(f"/serving/{configs.MODEL_NAME}")
     assert {"cpu", "memory"} <= model["resources"]["limits"].keys()
+
+
+def test_vllm_judge_serves_what_the_llm_judge_asks_for():
+    from components.teacher_labeling import llm_judge
+
+    docs = _documents("vllm-judge.yaml")
+    assert set(docs) == {"Deployment", "Service"}
+    pod = docs["Deployment"]["spec"]["template"]
+    assert docs["Service"]["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    (container,) = pod["spec"]["containers"]
+    assert container["image"].startswith("vllm/vllm-openai:")
+    args = dict(arg.lstrip("-").split("=", 1) for arg in container["args"])
+    # vLLM must return at least as many logprobs as the judge asks for, by default.
+    assert int(args["max-logprobs"]) >= llm_judge.Settings(base_url="u", model="m").top_logprobs
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]  # weights from the volume, never the hub
+    assert docs["Service"]["spec"]["ports"][0]["port"] == int(args["port"]) == 8000

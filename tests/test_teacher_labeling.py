@@ -1,5 +1,6 @@
 """TeacherLabeling: the filtering rules on hand-made rows, and the executor on real artifacts with a real (tiny,
 rule-based) teacher SavedModel and the real exported encoder."""
+import json
 import os
 
 import pytest
@@ -117,9 +118,9 @@ def _raw(query_id, query, product_id, title, relevance):
             features.PRODUCT_TITLE: title, features.RELEVANCE: relevance}
 
 
-def run_labeling(tmp_path, settings=SETTINGS, traffic=None, view_encoder_handles=()):
-    """Runs the executor (overlap teacher, four candidates; traffic: impression rows for its optional input)
-    under tmp_path: (train rows, eval rows, report)."""
+def run_labeling(tmp_path, settings=SETTINGS, traffic=None, view_encoder_handles=(), llm_judge=None):
+    """Runs the executor (overlap teacher, four candidates; traffic: impression rows for its optional input;
+    llm_judge: the LLM-judge view's settings) under tmp_path: (train rows, eval rows, report)."""
     teacher = standard_artifacts.Model()
     teacher.uri = str(tmp_path / "teacher")
     module = _OverlapTeacher()
@@ -147,7 +148,8 @@ def run_labeling(tmp_path, settings=SETTINGS, traffic=None, view_encoder_handles
     report = report_lib.AugmentationReport()
     report.uri = str(tmp_path / "report")
     properties = {"encoder_handle": export_encoder(default_export_dir()),
-                  "view_encoder_handles": ",".join(view_encoder_handles), **vars(settings)}
+                  "view_encoder_handles": ",".join(view_encoder_handles), **vars(settings),
+                  executor.LLM_JUDGE_KEY: json.dumps(llm_judge) if llm_judge else ""}
     executor.Executor().Do(inputs, {"augmented_examples": [output], "report": [report]}, properties)
     read = lambda split: list(examples_io.read_rows(examples_io.split_pattern(output, split)))  # noqa: E731
     return read("train"), read("eval"), report

@@ -179,6 +179,22 @@ class OpenAICompletionBackend(CompletionBackend):
                 "top_p": self._top_p, "seed": seed, "n": 1}
         if stop:
             body["stop"] = stop
+        return self._text(self._post(body))
+
+    def first_token_logprobs(self, prompt: str, top: int) -> Dict[str, float]:
+        """{token: log-probability} of the `top` likeliest first tokens of the completion of prompt (one
+        greedy token, `logprobs` of the OpenAI completions API: vLLM, TGI and llama.cpp's server return them)."""
+        response = self._post({"model": self.model, "prompt": prompt, "max_tokens": 1, "temperature": 0.0,
+                               "logprobs": top, "n": 1})
+        try:
+            top_logprobs = response.json()["choices"][0]["logprobs"]["top_logprobs"][0]
+            return {str(token): float(value) for token, value in top_logprobs.items()}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+            raise MalformedResponse(f"{self.url} answered without choices[0].logprobs.top_logprobs[0] "
+                                    f"(does the server return logprobs?): {response.text[:200]}") from error
+
+    def _post(self, body: Dict[str, Any]) -> requests.Response:
+        """The server's 200 answer to body, retried as __init__ says; BackendError otherwise."""
         start = time.monotonic()
         last_error = "none"
         for attempt in range(self.max_retries + 1):
@@ -200,7 +216,7 @@ class OpenAICompletionBackend(CompletionBackend):
             if response.status_code != 200:
                 raise BackendError(f"{self.url} refused the request (HTTP {response.status_code}, not retried): "
                                    f"{response.text[:500]}")
-            return self._text(response)
+            return response
         raise BackendError(
             f"{self.url}: no answer after {self.max_retries + 1} attempts in {time.monotonic() - start:.1f} s "
             f"(timeout {self.timeout_s} s per request); last error: {last_error}")

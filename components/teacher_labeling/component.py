@@ -4,7 +4,9 @@ Output `augmented_examples`: split train = labelled train rows + kept candidates
 score on the relevance scale, `origin`, `sample_weight`); split eval = the labelled eval rows, untouched.
 Output `report`: report.json and report.html, in = kept + rejected by reason (see filtering.py).
 """
-from typing import Optional, Sequence
+import dataclasses
+import json
+from typing import Any, Mapping, Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -13,6 +15,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from components.augmentation.report import AugmentationReport
 from components.teacher_labeling import executor, filtering
+from components.teacher_labeling import llm_judge as judge_module
 from models import encoder as encoder_exports
 
 _SETTINGS = {name: ExecutionParameter(type=type(value))
@@ -29,6 +32,8 @@ class TeacherLabelingSpec(ComponentSpec):
         # fingerprints, for the cache key only.
         "view_encoder_handles": ExecutionParameter(type=str, optional=True),
         "view_encoder_fingerprints": ExecutionParameter(type=str, optional=True),
+        # The LLM-judge view (llm_judge.py): a JSON object of llm_judge.Settings (endpoint, model); "" = none.
+        executor.LLM_JUDGE_KEY: ExecutionParameter(type=str, optional=True),
         **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -61,7 +66,7 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
     def __init__(self, examples: types.BaseChannel, candidates: types.BaseChannel,
                  teacher_model: types.BaseChannel, encoder_handle: str, encoder_fingerprint: str = "",
                  traffic: Optional[types.BaseChannel] = None, view_encoder_handles: Sequence[str] = (),
-                 **settings):
+                 llm_judge: Optional[Mapping[str, Any]] = None, **settings):
         """Args:
           examples: labelled Examples (train and eval splits); eval rows pass through untouched and guard
             against eval queries leaking into training.
@@ -74,6 +79,8 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
             train): every pair becomes a candidate of origin "traffic" (filtering.py says which rules apply).
           view_encoder_handles: more encoders (SavedModels with `embed`) whose zero-shot cosines are views of
             the teacher (views.py), e.g. configs.encoder_dir("all-mpnet-base-v2").
+          llm_judge: the LLM-judge view's endpoint, llm_judge.Settings' fields (base_url, model, ...); None:
+            no such view. Checked here, so that a bad one fails when the pipeline is defined.
           **settings: overrides of filtering.Settings (thresholds, caps, weights; documented there).
         """
         unknown = set(settings) - set(_SETTINGS)
@@ -87,6 +94,8 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
             encoder_handle=encoder_handle, encoder_fingerprint=encoder_fingerprint,
             view_encoder_handles=",".join(view_encoder_handles),
             view_encoder_fingerprints=",".join(encoder_exports.fingerprint(h) for h in view_encoder_handles),
+            llm_judge=json.dumps(dataclasses.asdict(judge_module.Settings.from_config(llm_judge)), sort_keys=True)
+            if llm_judge else "",
             **values,
             augmented_examples=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport)))

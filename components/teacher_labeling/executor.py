@@ -6,6 +6,7 @@ plus the kept candidates (soft label, weight by origin); split `eval` = the labe
 The candidates are Retrieval's and, where the pipeline has search traffic, every impression (origin traffic).
 """
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -23,10 +24,11 @@ from tfx.utils import path_utils
 from components import examples_io
 from components.augmentation import report as report_lib
 from components.query_generation.sanitize import normalise
-from components.teacher_labeling import filtering, report_page, views
+from components.teacher_labeling import filtering, llm_judge, report_page, views
 from models import features
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
+LLM_JUDGE_KEY = "llm_judge"  # JSON object of llm_judge.Settings; "" or absent: no LLM-judge view
 HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also MLMD custom properties
 _BATCH = 64
 # Candidates per scoring call, scored in batches of _BATCH pairs of similar length (less padding).
@@ -38,6 +40,15 @@ _PROGRESS_EVERY = 8 * _SCORE_CHUNK  # a progress line per 8,192 candidates a wor
 # multilingual export is ~490 MB) and it is freed with them (Beam's Shared would keep it after the run).
 _ENCODERS = weakref.WeakValueDictionary()
 _ENCODERS_LOCK = threading.Lock()
+
+
+def _load_view(handle: str, judge: Optional[llm_judge.Settings]):
+    """A view's scorer: the LLM judge (VIEW handle; needs its settings) or an encoder of the process cache."""
+    if handle == llm_judge.VIEW:
+        if judge is None:
+            raise ValueError("the teacher's views name the LLM judge but no llm_judge settings were given")
+        return llm_judge.LLMJudge(judge)
+    return _load_encoder(handle)
 
 
 def _load_encoder(handle: str):
@@ -53,15 +64,17 @@ class _Score(beam.DoFn):
     """Adds the teacher's label (views.ViewsFit.label of its views) and the query's similarity to the nearest
     eval query to each candidate."""
 
-    def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings):
+    def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings,
+                 judge: Optional[llm_judge.Settings] = None):
         super().__init__()
         self._teacher_dir, self._encoder_handles, self._settings = teacher_dir, list(encoder_handles), settings
+        self._judge = judge
         self._eval_vectors = None
         self._scored, self._started = 0, None
 
     def setup(self):
         self._teacher = load_scorer(self._teacher_dir)
-        self._encoders = [_load_encoder(handle) for handle in self._encoder_handles]
+        self._encoders = [_load_view(handle, self._judge) for handle in self._encoder_handles]
 
     def process(self, batch: List[dict], eval_vectors: List[np.ndarray], views_fit: views.ViewsFit):
         if self._eval_vectors is None:
@@ -106,8 +119,10 @@ def pair_cosines(encoder, rows: Sequence[Mapping],
 
 def view_cosines(encoders: Sequence, rows: Sequence[Mapping],
                  first_query_vectors: Optional[Mapping[str, np.ndarray]] = None) -> np.ndarray:
-    """[rows, encoders] zero-shot cosines, one column per encoder (the first may reuse its query vectors)."""
-    columns = [pair_cosines(encoder, rows, first_query_vectors if index == 0 else None)
+    """[rows, views] zero-shot views, one column per view: an encoder's cosines (the first may reuse its query
+    vectors) or the LLM judge's gains."""
+    columns = [encoder.pair_scores(rows) if isinstance(encoder, llm_judge.LLMJudge)
+               else pair_cosines(encoder, rows, first_query_vectors if index == 0 else None)
                for index, encoder in enumerate(encoders)]
     return np.stack(columns, axis=1) if rows else np.zeros((0, len(encoders)))
 
@@ -157,13 +172,15 @@ def annotate(rows: Sequence[dict], teacher_scores: Sequence[float], settings: fi
 class _FitViews(beam.DoFn):
     """views.ViewsFit from the whole labelled train split and the labelled eval rows (fit_views)."""
 
-    def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings):
+    def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings,
+                 judge: Optional[llm_judge.Settings] = None):
         super().__init__()
         self._teacher_dir, self._encoder_handles, self._settings = teacher_dir, list(encoder_handles), settings
+        self._judge = judge
 
     def setup(self):
         # Held by the DoFn, so that _Score finds the same copies in the process's cache.
-        self._encoders = [_load_encoder(handle) for handle in self._encoder_handles]
+        self._encoders = [_load_view(handle, self._judge) for handle in self._encoder_handles]
 
     def process(self, labelled_train: List[dict], labelled_eval: List[dict]):
         views_fit = fit_views(self._encoder_handles, self._encoders, load_scorer(self._teacher_dir),
@@ -214,6 +231,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         settings = filtering.Settings(**{field.name: field.type(exec_properties[field.name])
                                          for field in dataclasses.fields(filtering.Settings)})
         encoder_handles = encoder_handles_of(exec_properties)
+        judge = judge_settings(exec_properties)
         directories = examples_io.prepare_output(output, [TRAIN_SPLIT, EVAL_SPLIT])
 
         with self._make_beam_pipeline() as pipeline:
@@ -232,11 +250,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             eval_vectors = (eval_queries | "BatchEvalQueries" >> beam.BatchElements(max_batch_size=_BATCH)
                             | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"])))
             views_fit = (train | "CollectTrain" >> beam.combiners.ToList()
-                         | "FitViews" >> beam.ParDo(_FitViews(teacher_dir, encoder_handles, settings),
+                         | "FitViews" >> beam.ParDo(_FitViews(teacher_dir, encoder_handles, settings, judge),
                                                     beam.pvalue.AsList(evaluation)))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
                           min_batch_size=_SCORE_CHUNK, max_batch_size=_SCORE_CHUNK)
-                      | "Score" >> beam.ParDo(_Score(teacher_dir, encoder_handles, settings),
+                      | "Score" >> beam.ParDo(_Score(teacher_dir, encoder_handles, settings, judge),
                                               beam.pvalue.AsList(eval_vectors), beam.pvalue.AsSingleton(views_fit)))
             outcome = (pipeline | "Start" >> beam.Create([None])
                        | "Select" >> beam.FlatMap(_select, beam.pvalue.AsList(scored), beam.pvalue.AsList(train),
@@ -260,9 +278,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 
 def encoder_handles_of(exec_properties: Mapping[str, Any]) -> List[str]:
-    """The zero-shot views' encoders: the pipeline's (encoder_handle) first, then view_encoder_handles."""
+    """The zero-shot views: the pipeline's encoder (encoder_handle) first, then view_encoder_handles, then the
+    LLM judge (llm_judge.VIEW) where llm_judge is set."""
     extra = [h.strip() for h in (exec_properties.get("view_encoder_handles") or "").split(",") if h.strip()]
-    return list(dict.fromkeys([exec_properties["encoder_handle"], *extra]))
+    judge = [llm_judge.VIEW] if exec_properties.get(LLM_JUDGE_KEY) else []
+    return list(dict.fromkeys([exec_properties["encoder_handle"], *extra, *judge]))
+
+
+def judge_settings(exec_properties: Mapping[str, Any]) -> Optional[llm_judge.Settings]:
+    """The LLM judge's settings from the llm_judge property (a JSON object; "" or absent: no judge)."""
+    text = exec_properties.get(LLM_JUDGE_KEY)
+    return llm_judge.Settings.from_config(json.loads(text)) if text else None
 
 
 def _write_report(outcome: filtering.Outcome, labelled_train_rows: int, views_fit: views.ViewsFit,

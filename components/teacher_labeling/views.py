@@ -4,7 +4,9 @@ Views (each a number per pair):
   cross_encoder        the fine-tuned teacher's gain (filtering.gain_of of its score);
   zero_shot:<encoder>  the cosine of a pretrained encoder's query and title embeddings: the pipeline's encoder
                        and the extra teacher encoders (configs.TEACHER_VIEW_ENCODERS: all-mpnet-base-v2,
-                       whose errors differ from MiniLM's).
+                       whose errors differ from MiniLM's);
+  llm_judge            (where configured) an LLM's expected grade from its next-token probabilities
+                       (llm_judge.py), combined like a cosine.
 The label is (1 - w) * cross_encoder + w * zero_shot, clipped to [0, 1], where
   zero_shot = least squares of the labelled train rows' gains on the zero-shot cosines (one slope per encoder
       and an intercept): the encoders never saw those labels, so the fit is honest there;
@@ -27,12 +29,16 @@ import numpy as np
 from models import features, ranking_metrics
 
 CROSS_ENCODER, TEACHER_LABEL, ZERO_SHOT = "cross_encoder", "teacher_label", "zero_shot"
+LLM_JUDGE = "llm_judge"  # the LLM-judge view's handle and name (llm_judge.VIEW)
 MIN_WEIGHT_ROWS = 20  # fewer labelled eval rows than this: the zero-shot share stays the configured one
 WEIGHT_GRID = tuple(i / 20 for i in range(21))  # the zero-shot shares tried on the eval rows
 
 
 def view_name(encoder_handle: str) -> str:
-    """The report's name of an encoder's zero-shot view: zero_shot:<export folder name>."""
+    """The report's name of an encoder's zero-shot view: zero_shot:<export folder name>; the LLM judge's
+    (llm_judge.py) is its own name."""
+    if encoder_handle == LLM_JUDGE:
+        return LLM_JUDGE
     return f"{ZERO_SHOT}:{os.path.basename(os.path.normpath(encoder_handle))}"
 
 
@@ -123,7 +129,8 @@ def fit(encoders: Sequence[str], train_rows: Sequence[Mapping], train_cosines: n
 
 def describe(views_fit: ViewsFit) -> List[str]:
     """Lines for the log and the report's text: the fitted weights and each view's eval NDCG@10."""
-    zero_shot = " + ".join(f"{slope:.3f} * cos[{view_name(encoder)[len(ZERO_SHOT) + 1:]}]"
+    zero_shot = " + ".join(f"{slope:.3f} * " + (LLM_JUDGE if encoder == LLM_JUDGE else
+                                                 f"cos[{view_name(encoder)[len(ZERO_SHOT) + 1:]}]")
                            for slope, encoder in zip(views_fit.slopes, views_fit.encoders))
     weight = (f"fitted on {views_fit.weight_fitted_on} labelled eval rows" if views_fit.weight_fitted_on
               else "configured")
