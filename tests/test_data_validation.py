@@ -133,6 +133,27 @@ def test_labels_on_another_scale_stop_the_run_at_the_validator(tmp_path):
     assert "product_title" not in message and "feature 'query'" not in message
 
 
+def test_the_drift_check_follows_the_declared_grade_scale(tmp_path):
+    # The sample's grades on a 1..3 scale (a mean of raters, as Home Depot's): every grade lies within 0..3,
+    # so undeclared the rows pass and the scale check stops the drop (no grade at the bottom of the scale);
+    # declared with --grade-scale 1:3 they are mapped onto 0..3 and the same drop is valid.
+    def one_to_three(row):
+        row[features.RELEVANCE] = f"{1.0 + float(row[features.RELEVANCE]) * 2.0 / features.RELEVANCE_MAX:.4f}"
+        return row
+
+    path = _drop(tmp_path / "undeclared", _changed(one_to_three))
+    with pytest.raises(DataAnomaliesError, match="relevance does not span the 0-3 grading scale"):
+        _validate(tmp_path / "undeclared", path)
+    output_dir = str(tmp_path / "declared" / "output")
+    runners.validate("local", os.path.dirname(path), output_dir, runners.beam_args(workers=1),
+                     overrides={"grade_scale": "1:3"})
+    [uri] = glob.glob(os.path.join(output_dir, "tfx", "SearchLogExampleGen", "examples", "*"))
+    with open(os.path.join(uri, example_gen_executor.QUARANTINE_DIR, example_gen_executor.LEDGER_FILE),
+              encoding="utf-8") as f:
+        ledger = json.load(f)
+    assert (ledger["rows_kept"], ledger["grade_scale"]) == (SAMPLE_ROWS, "1:3")
+
+
 def test_titles_with_descriptions_stop_the_run_at_the_validator(tmp_path):
     # Distribution drift: a new export appends the product description to every title (320 more bytes,
     # still under the 1,000-character cut, so every row is kept as it is).

@@ -248,3 +248,22 @@ def test_no_traffic_compiles_without_the_traffic_node(tmp_path):
     pipeline = runner.build_pipeline(PIPELINE_ROOT, traffic=False)
     assert "TrafficExampleGen" not in {c.id for c in pipeline.components}
     assert "CatalogExampleGen" in {c.id for c in pipeline.components}
+
+
+def test_a_config_file_reaches_the_compiled_job(tmp_path, capsys):
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("grade_scale: '1:3'\naugmentation: {max_products: 7}\n", encoding="utf-8")
+    path = str(tmp_path / "spec.json")
+    assert cli.main(["compile", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--output", path,
+                     "--config", str(config_file)]) == 0
+    with open(path, encoding="utf-8") as f:
+        tasks = json_format.ParseDict(json.load(f)["pipelineSpec"], pipeline_spec_pb2.PipelineSpec()).root.dag.tasks
+    assert _param(tasks["SearchLogExampleGen"], "grade_scale") == "1:3"
+    assert tasks["QueryGeneration"].inputs.parameters["max_products"].runtime_value.constant_value.int_value == 7
+    assert json.loads(_param(tasks["Pusher"], "custom_config"))["run_config"]["values"]["grade_scale"] == "1:3"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sead: 1\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        cli.main(["compile", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--output", path,
+                  "--config", str(bad)])
+    assert "--config: " in capsys.readouterr().err
