@@ -10,7 +10,6 @@ from tfx import v1 as tfx
 
 from components.anomalies_gate.component import AnomaliesGate
 from components.atomic_pusher.component import Pusher
-from components.example_validator.component import ExampleValidator
 from components.query_generation.component import CATALOG_SPLIT, QueryGeneration
 from components.retrieval.component import Retrieval
 from components.search_log_example_gen import rules
@@ -110,13 +109,13 @@ def traffic_example_gen(data_root: str) -> SearchLogExampleGen:
 @dataclasses.dataclass
 class DataValidation:
     """The nodes that stop a run on bad data before any training: SearchLogExampleGen (row rules, quarantine)
-    -> StatisticsGen -> ImportSchemaGen -> ExampleValidator (schema and SQL drift checks) -> AnomaliesGate
-    (raises, naming split and feature); and, where augmentation reads them, the catalogue's and the traffic's
+    -> StatisticsGen -> ImportSchemaGen -> ExampleValidator (schema) -> AnomaliesGate (its own SQL drift checks;
+    raises, naming split and feature); and, where augmentation reads them, the catalogue's and the traffic's
     ExampleGens (their own row rules and quarantine). Training waits for every one of `gates`."""
     example_gen: SearchLogExampleGen
     statistics_gen: tfx.components.StatisticsGen
     schema_gen: tfx.components.ImportSchemaGen
-    example_validator: ExampleValidator
+    example_validator: tfx.components.ExampleValidator
     anomalies_gate: AnomaliesGate
     catalog_gen: Optional[SearchLogExampleGen] = None
     traffic_gen: Optional[SearchLogExampleGen] = None
@@ -146,11 +145,13 @@ def data_validation(data_root: str, catalog: bool = True, traffic: bool = False,
         max_text_chars=configs.MAX_TEXT_CHARS)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=str(configs.SCHEMA_DIR / configs.SCHEMA_FILE))
-    example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
-        custom_validation_config=custom_validation_config())
+    # TFX's ExampleValidator checks the schema; the gate runs the drift checks itself (no
+    # custom_validation_config: TFX's main branch removed it) and stops the run on either.
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
-                                   statistics=statistics_gen.outputs["statistics"])
+                                   statistics=statistics_gen.outputs["statistics"],
+                                   drift_checks=custom_validation_config())
     return DataValidation(example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
                           catalog_example_gen(data_root) if catalog else None,
                           traffic_example_gen(data_root) if traffic else None)

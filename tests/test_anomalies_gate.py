@@ -64,3 +64,31 @@ def test_with_statistics_the_error_shows_the_observed_figures(tmp_path):
         executor.Executor().Do({"anomalies": [anomalies], "statistics": [statistics]}, {}, {})
     assert "split 'eval', feature 'relevance': Out-of-range values [observed: min 0, max 7, mean 3.5]" in str(
         error.value)
+
+
+def test_the_gate_runs_the_drift_checks_itself_and_writes_their_anomalies(tmp_path):
+    from pipeline import pipeline as search_pipeline
+    from tfx.utils import proto_utils
+
+    # Every row within the schema (no schema anomaly) and shop-like titles, but the train split's grades
+    # never reach the top of the scale.
+    def rows(relevance):
+        return _rows(relevance).assign(product_title=["Running shoes, breathable mesh", "纯棉圆领T恤 白色 男款"])
+
+    frames = {"train": rows([0.0, 1.0]), "eval": rows([0.0, 3.0])}
+    anomalies = _anomalies_artifact(tmp_path / "anomalies", frames)
+    statistics = _statistics_artifact(tmp_path, frames)
+    drift = standard_artifacts.ExampleAnomalies()
+    drift.uri = str(tmp_path / "drift")
+    checks = proto_utils.proto_to_json(search_pipeline.custom_validation_config())
+    with pytest.raises(executor.DataAnomaliesError) as error:
+        executor.Executor().Do({"anomalies": [anomalies], "statistics": [statistics]},
+                               {executor.DRIFT_ANOMALIES_KEY: [drift]}, {executor.DRIFT_CHECKS_KEY: checks})
+    message = str(error.value)
+    assert "split 'train', feature 'relevance': relevance does not span the 0-3 grading scale" in message
+    assert "[observed: min 0, max 1, mean 0.5]" in message and "split 'eval'" not in message
+    written = {split: executor.read_anomalies(artifact_utils.get_split_uri([drift], split)) for split in frames}
+    assert list(written["train"].anomaly_info) == ["relevance"] and not written["eval"].anomaly_info
+    # Without statistics the checks cannot run: refused, not skipped.
+    with pytest.raises(ValueError, match="statistics"):
+        executor.Executor().Do({"anomalies": [anomalies]}, {}, {executor.DRIFT_CHECKS_KEY: checks})

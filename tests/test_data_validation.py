@@ -19,9 +19,10 @@ import shutil
 
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx import v1 as tfx
 
+from components.anomalies_gate import executor as gate_executor
 from components.anomalies_gate.executor import ANOMALIES_FILE, DataAnomaliesError
-from components.example_validator.executor import custom_validation_config
 from components.search_log_example_gen import executor as example_gen_executor
 from components.search_log_example_gen.rules import InvalidSearchLogError
 from models import features
@@ -69,12 +70,13 @@ def _outputs(folder, component, output):
 
 
 def _anomalies(folder):
-    """ExampleValidator's anomalies per split."""
-    [uri] = _outputs(folder, "ExampleValidator", "anomalies")
-    result = {}
-    for split in SPLITS:
-        with open(os.path.join(uri, f"Split-{split}", ANOMALIES_FILE), "rb") as f:
-            result[split] = anomalies_pb2.Anomalies.FromString(f.read())
+    """The anomalies per split: ExampleValidator's (schema) and AnomaliesGate's (drift checks), merged."""
+    result = {split: anomalies_pb2.Anomalies() for split in SPLITS}
+    for component, output in (("ExampleValidator", "anomalies"), ("AnomaliesGate", gate_executor.DRIFT_ANOMALIES_KEY)):
+        [uri] = _outputs(folder, component, output)
+        for split in SPLITS:
+            with open(os.path.join(uri, f"Split-{split}", ANOMALIES_FILE), "rb") as f:
+                result[split].MergeFrom(anomalies_pb2.Anomalies.FromString(f.read()))
     return result
 
 
@@ -93,17 +95,30 @@ def _quarantined(folder):
 
 
 def _anomalous_features(folder):
+    """{split: anomalous features} of a drop the gate let through (its drift_anomalies exist only then)."""
     return {split: sorted(anomalies.anomaly_info) for split, anomalies in _anomalies(folder).items()}
+
+
+def _stopped_on(message):
+    """{split: features} an AnomaliesGate error names (a stopped run publishes no gate output)."""
+    named = {split: set() for split in SPLITS}
+    for split, feature in re.findall(r"split '(\w+)', feature '(\w+)'", message):
+        named[split].add(feature)
+    return {split: sorted(names) for split, names in named.items()}
 
 
 # Schema drift (item 2): the sample passes, a drifted drop stops at the validator.
 
-def test_the_drift_checks_travel_as_json_in_the_pipeline_definition():
-    validator = search_pipeline.data_validation("data").example_validator
-    stored = validator.exec_properties["custom_validation_config"]
-    assert isinstance(stored, str)  # TFX's proto placeholder here would not compile for Kubeflow V2
-    assert custom_validation_config(stored) == search_pipeline.custom_validation_config()
+def test_the_drift_checks_travel_as_json_with_the_gate_not_the_validator():
+    validation = search_pipeline.data_validation("data")
+    stored = validation.anomalies_gate.exec_properties[gate_executor.DRIFT_CHECKS_KEY]
+    assert isinstance(stored, str)  # a proto placeholder here would not compile for Kubeflow V2
+    assert gate_executor.drift_checks({gate_executor.DRIFT_CHECKS_KEY: stored}) == \
+        search_pipeline.custom_validation_config()
     assert len(search_pipeline.custom_validation_config().feature_validations) == 3
+    # TFX's own ExampleValidator, without custom_validation_config (gone on TFX's main branch).
+    assert type(validation.example_validator) is tfx.components.ExampleValidator
+    assert validation.example_validator.exec_properties.get("custom_validation_config") is None
 
 
 def test_the_sample_passes_every_check(tmp_path):
@@ -124,8 +139,8 @@ def test_labels_on_another_scale_stop_the_run_at_the_validator(tmp_path):
         _validate(tmp_path, _drop(tmp_path, _changed(rescale)))
     ledger = _ledger(tmp_path)
     assert (ledger["rows_kept"], ledger["rows_quarantined"]) == (SAMPLE_ROWS, 0)  # it reached the validator
-    assert _anomalous_features(tmp_path) == {split: [features.RELEVANCE] for split in SPLITS}
     message = str(error.value)
+    assert _stopped_on(message) == {split: [features.RELEVANCE] for split in SPLITS}
     for split in SPLITS:
         assert (f"split '{split}', feature 'relevance': relevance does not span the 0-3 grading scale "
                 "(expected grades from <= 0.5 up to >= 2.5)") in message
@@ -170,8 +185,8 @@ def test_titles_with_descriptions_stop_the_run_at_the_validator(tmp_path):
         _validate(tmp_path, _drop(tmp_path, _changed(describe)))
     assert _ledger(tmp_path)["rows_quarantined"] == 0
     assert sum(_ledger(tmp_path)["truncated_per_column"].values()) == 0
-    assert _anomalous_features(tmp_path) == {split: [features.PRODUCT_TITLE] for split in SPLITS}
     message = str(error.value)
+    assert _stopped_on(message) == {split: [features.PRODUCT_TITLE] for split in SPLITS}
     for split in SPLITS:
         assert re.search(rf"split '{split}', feature 'product_title': average product_title length outside "
                          r"15\.\.250 UTF-8 bytes \(sample: 49\).* \[observed: average length 3\d\d\.\d bytes",

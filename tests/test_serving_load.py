@@ -27,3 +27,26 @@ class ServingLoadTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def test_new_versions_load_on_one_thread_below_the_requests_priority():
+    import os
+    import sys
+    import threading
+
+    import pytest
+
+    from serving import server
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are Linux's")
+    loader = server.version_loader()
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        theirs, name = loader.submit(
+            lambda: (os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+                     threading.current_thread().name)).result(timeout=10)
+    finally:
+        loader.shutdown()
+    assert theirs == min(mine + server.LOADER_NICENESS, 19) and name.startswith("version-loader")
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller's is untouched
