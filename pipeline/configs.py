@@ -191,6 +191,11 @@ ENCODER_DIR = encoder_dir(ENCODER)
 TEACHER_VIEW_ENCODERS = ("all-mpnet-base-v2",)
 
 
+# Retrieval and TeacherLabeling keep every embedding under <pipeline root>/<this>/<encoder fingerprint>/
+# (components/retrieval/embedding_cache.py): a rerun on the same catalogue, with new judgements, embeds nothing.
+EMBEDDING_CACHE_DIR = "embedding_cache"
+
+
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
     """Override with dataclasses.replace, e.g. replace(AUGMENTATION, labeling=filtering.Settings(min_confidence=0.4))."""

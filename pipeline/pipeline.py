@@ -1,5 +1,6 @@
 """The one TFX pipeline every runner uses (local, Beam, and later Kubeflow)."""
 import dataclasses
+import os
 from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -249,7 +250,8 @@ def create_pipeline(
     training_examples, training_schema = example_gen.outputs["examples"], validation.schema_gen.outputs["schema"]
     if augmentation.enabled:
         augmentation_nodes = _augmentation(validation, augmentation, train_steps, eval_steps,
-                                           trainer_config(teacher_hparams, encoder), teacher_hparams)
+                                           trainer_config(teacher_hparams, encoder), teacher_hparams,
+                                           os.path.join(pipeline_root, configs.EMBEDDING_CACHE_DIR))
         components += augmentation_nodes
         labeling, training_schema_gen = augmentation_nodes[-2], augmentation_nodes[-1]
         training_examples = labeling.outputs["augmented_examples"]
@@ -313,7 +315,8 @@ def create_pipeline(
 
 
 def _augmentation(validation: DataValidation, settings: "configs.Augmentation", train_steps: Optional[int],
-                  eval_steps: Optional[int], teacher_config: dict, teacher_hparams: dict) -> list:
+                  eval_steps: Optional[int], teacher_config: dict, teacher_hparams: dict,
+                  embedding_cache: str = "") -> list:
     """The teacher and the augmentation components; the last two are TeacherLabeling (the student's training
     data) and the ImportSchemaGen of that data. Only the train split of the labelled examples is augmented."""
     labelled, anomalies_gate = validation.example_gen.outputs["examples"], validation.anomalies_gate
@@ -341,7 +344,8 @@ def _augmentation(validation: DataValidation, settings: "configs.Augmentation", 
         generated = query_generation.outputs["generated_examples"]
         nodes.append(query_generation)
     encoder_properties = {"encoder_handle": settings.encoder_handle,
-                          "encoder_fingerprint": encoder_exports.fingerprint(settings.encoder_handle)}
+                          "encoder_fingerprint": encoder_exports.fingerprint(settings.encoder_handle),
+                          "embedding_cache": embedding_cache}
     retrieval = Retrieval(examples=labelled, catalog=catalog, generated_queries=generated,
                           **encoder_properties, **settings.retrieval_args)
     retrieval.add_upstream_node(anomalies_gate)

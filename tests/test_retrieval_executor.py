@@ -45,7 +45,7 @@ def encoder_handle():
     return export_encoder(default_export_dir())
 
 
-def run_retrieval(tmp_path, encoder_handle):
+def run_retrieval(tmp_path, encoder_handle, embedding_cache=""):
     """Runs the executor on the rows above under tmp_path: (candidate rows, report, candidates artifact)."""
     inputs = {
         "examples": [examples_io.examples_artifact(str(tmp_path / "labelled"),
@@ -59,7 +59,7 @@ def run_retrieval(tmp_path, encoder_handle):
     report.uri = str(tmp_path / "report")
     os.makedirs(report.uri)
     properties = {"encoder_handle": encoder_handle, "products_per_query": 2, "neighbour_queries": 1,
-                  "min_query_similarity": 0.5, "hard_negatives": 2}
+                  "min_query_similarity": 0.5, "hard_negatives": 2, "embedding_cache": embedding_cache}
     executor.Executor().Do(inputs, {"candidates": [candidates_artifact], "report": [report]}, properties)
     rows = list(examples_io.read_rows(examples_io.split_pattern(candidates_artifact, "train")))
     return rows, report_lib.read_report(report), candidates_artifact

@@ -1,6 +1,7 @@
 """The runners' argument handling and the command line (BeamDagRunner's whole run: tests/test_resume.py)."""
 import glob
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -147,3 +148,12 @@ def test_a_config_files_settings_reach_the_components_that_use_them(tmp_path):
     plain = search_pipeline.create_pipeline(data_root="d", pipeline_root="r", serving_model_dir="s")
     assert _node(plain, "SearchLogExampleGen").exec_properties["grade_scale"] == configs.GRADE_SCALE
     assert json.loads(_node(plain, "Pusher").exec_properties["custom_config"]) is None
+
+
+def test_retrieval_and_labelling_share_one_embedding_cache_under_the_pipeline_root():
+    from pipeline import pipeline as search_pipeline
+
+    pipeline = search_pipeline.create_pipeline(data_root="d", pipeline_root="root", serving_model_dir="s")
+    expected = os.path.join("root", configs.EMBEDDING_CACHE_DIR)
+    for component in ("Retrieval", "TeacherLabeling"):
+        assert _node(pipeline, component).exec_properties["embedding_cache"] == expected

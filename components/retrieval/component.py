@@ -17,6 +17,7 @@ from components.retrieval import candidates, executor
 
 
 # One execution parameter per candidates.Settings field (defaults and meaning documented there).
+EMBEDDING_CACHE_KEY = "embedding_cache"
 _SETTINGS = {name: ExecutionParameter(type=type(value)) for name, value in vars(candidates.Settings()).items()}
 
 
@@ -26,6 +27,8 @@ class RetrievalSpec(ComponentSpec):
         # For the cache key only, never read by the executor: changes when the export at encoder_handle
         # is rewritten (models.encoder.fingerprint; "" for a handle with no export stamp).
         "encoder_fingerprint": ExecutionParameter(type=str, optional=True),
+        # Where embeddings are kept by encoder fingerprint (embedding_cache.py); "" or absent: not kept.
+        EMBEDDING_CACHE_KEY: ExecutionParameter(type=str, optional=True),
         **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -53,7 +56,7 @@ class Retrieval(base_beam_component.BaseBeamComponent):
 
     def __init__(self, examples: types.BaseChannel, catalog: types.BaseChannel, encoder_handle: str,
                  generated_queries: Optional[types.BaseChannel] = None, encoder_fingerprint: str = "",
-                 **settings):
+                 embedding_cache: str = "", **settings):
         """Args:
           examples: labelled Examples; only the `train` split is read.
           catalog: Examples of the unlabelled catalogue (product_id, product_title), every split.
@@ -62,6 +65,8 @@ class Retrieval(base_beam_component.BaseBeamComponent):
             product_title), split `train`.
           encoder_fingerprint: models.encoder.fingerprint(encoder_handle), so that a cached run is not
             reused after the export at that path is rewritten.
+          embedding_cache: a folder (local or gs://) where the embeddings are kept by the encoder's
+            fingerprint, so that a rerun on the same catalogue embeds nothing (embedding_cache.py); "": none.
           **settings: overrides of candidates.Settings (products_per_query, neighbour_queries,
             min_query_similarity, hard_negatives; a count of 0 switches that method off).
         """
@@ -71,6 +76,7 @@ class Retrieval(base_beam_component.BaseBeamComponent):
         spec = RetrievalSpec(
             examples=examples, catalog=catalog, generated_queries=generated_queries,
             encoder_handle=encoder_handle, encoder_fingerprint=encoder_fingerprint,
+            embedding_cache=embedding_cache,
             **vars(candidates.Settings(**settings)),
             candidates=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport))

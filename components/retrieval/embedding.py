@@ -8,17 +8,21 @@ similarity is a dot product whatever the encoder returns.
 """
 import logging
 import time
-from typing import Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokeniser ops the encoder's graph uses)
 
+from components.retrieval import embedding_cache
+from models import encoder as encoder_exports  # names only: the fingerprint reads the export's stamp
+
 
 class TextEncoder:
-    """Loads the encoder once; embeds texts in batches."""
+    """Loads the encoder once; embeds texts in batches. With cache_root, vectors are kept there by the
+    export's fingerprint (embedding_cache.py) and a text embedded once is read back, not embedded again."""
 
-    def __init__(self, handle: str, batch_size: int = 64):
+    def __init__(self, handle: str, batch_size: int = 64, cache_root: Optional[str] = None):
         start = time.perf_counter()
         self._model = tf.saved_model.load(handle)
         self._batch_size = batch_size
@@ -31,15 +35,27 @@ class TextEncoder:
         else:
             raise ValueError(f"encoder {handle} has neither an `embed` function nor a serving_default signature")
         self._embed_passage = getattr(self._model, "embed_passage", self._embed)
-        logging.info("Loaded encoder %s in %.1f s", handle, time.perf_counter() - start)
+        self.caches: Dict[str, embedding_cache.EmbeddingCache] = {}
+        fingerprint = encoder_exports.fingerprint(handle) if cache_root else ""
+        if fingerprint:
+            self.caches = {form: embedding_cache.EmbeddingCache(cache_root, fingerprint, form)
+                           for form in (embedding_cache.QUERY, embedding_cache.PASSAGE)}
+        logging.info("Loaded encoder %s in %.1f s%s", handle, time.perf_counter() - start,
+                     f" (embedding cache {cache_root})" if self.caches else "")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """[len(texts), d] float32, L2-normalised, in the order of `texts`: queries (and symmetric use)."""
-        return self._embed_in_batches(self._embed, texts)
+        return self._cached(embedding_cache.QUERY, self._embed, texts)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """As embed, for the documents searched (product titles): the encoder's passage form if it has one."""
-        return self._embed_in_batches(self._embed_passage, texts)
+        return self._cached(embedding_cache.PASSAGE, self._embed_passage, texts)
+
+    def _cached(self, form: str, embed, texts: Sequence[str]) -> np.ndarray:
+        cache = self.caches.get(form)
+        if cache is None:
+            return self._embed_in_batches(embed, texts)
+        return cache.embed(list(texts), lambda missing: self._embed_in_batches(embed, missing))
 
     def _embed_in_batches(self, embed, texts: Sequence[str]) -> np.ndarray:
         # Batches of similar length: the encoder pads each batch to its longest text.

@@ -29,15 +29,20 @@ _LABELLED, _GENERATED, _PRODUCT = "labelled", "generated", "product"
 class _Embed(beam.DoFn):
     """Embeds batches of (key, text); the encoder is loaded once per worker."""
 
-    def __init__(self, encoder_handle: str, batch_size: int):
+    def __init__(self, encoder_handle: str, batch_size: int, cache_root: str = ""):
         super().__init__()
         self._handle = encoder_handle
         self._batch_size = batch_size
+        self._cache_root = cache_root
         self._encoder = None
 
     def setup(self):
         from components.retrieval.embedding import TextEncoder  # loads TensorFlow Text on the worker
-        self._encoder = TextEncoder(self._handle, self._batch_size)
+        self._encoder = TextEncoder(self._handle, self._batch_size, self._cache_root or None)
+
+    def teardown(self):
+        for form, cache in (self._encoder.caches if self._encoder else {}).items():
+            logging.info("Retrieval: embedding cache (%s): %d read, %d embedded", form, cache.hits, cache.misses)
 
     def process(self, batch: List[Tuple[Tuple[str, str], str]]):
         for namespace in sorted({key[0] for key, _ in batch}):
@@ -141,7 +146,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
             vectors = (_texts_to_embed(labelled_rows, catalog_rows, generated_rows)
                        | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=256)
-                       | "Embed" >> beam.ParDo(_Embed(encoder_handle, batch_size=64)))
+                       | "Embed" >> beam.ParDo(_Embed(encoder_handle, batch_size=64,
+                                                     cache_root=exec_properties.get("embedding_cache") or "")))
             found = (pipeline | "Start" >> beam.Create([None])
                      | "Search" >> beam.FlatMap(
                          _search, beam.pvalue.AsList(labelled_rows), beam.pvalue.AsList(catalog_rows),

@@ -34,6 +34,8 @@ class TeacherLabelingSpec(ComponentSpec):
         "view_encoder_fingerprints": ExecutionParameter(type=str, optional=True),
         # The LLM-judge view (llm_judge.py): a JSON object of llm_judge.Settings (endpoint, model); "" = none.
         executor.LLM_JUDGE_KEY: ExecutionParameter(type=str, optional=True),
+        # Where the encoders' embeddings are kept by fingerprint (retrieval/embedding_cache.py); "" = not kept.
+        executor.EMBEDDING_CACHE_KEY: ExecutionParameter(type=str, optional=True),
         **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -66,7 +68,7 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
     def __init__(self, examples: types.BaseChannel, candidates: types.BaseChannel,
                  teacher_model: types.BaseChannel, encoder_handle: str, encoder_fingerprint: str = "",
                  traffic: Optional[types.BaseChannel] = None, view_encoder_handles: Sequence[str] = (),
-                 llm_judge: Optional[Mapping[str, Any]] = None, **settings):
+                 llm_judge: Optional[Mapping[str, Any]] = None, embedding_cache: str = "", **settings):
         """Args:
           examples: labelled Examples (train and eval splits); eval rows pass through untouched and guard
             against eval queries leaking into training.
@@ -81,6 +83,8 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
             the teacher (views.py), e.g. configs.encoder_dir("all-mpnet-base-v2").
           llm_judge: the LLM-judge view's endpoint, llm_judge.Settings' fields (base_url, model, ...); None:
             no such view. Checked here, so that a bad one fails when the pipeline is defined.
+          embedding_cache: a folder where the encoders' embeddings are kept by fingerprint, shared with
+            Retrieval (components/retrieval/embedding_cache.py); "": none.
           **settings: overrides of filtering.Settings (thresholds, caps, weights; documented there).
         """
         unknown = set(settings) - set(_SETTINGS)
@@ -96,6 +100,7 @@ class TeacherLabeling(base_beam_component.BaseBeamComponent):
             view_encoder_fingerprints=",".join(encoder_exports.fingerprint(h) for h in view_encoder_handles),
             llm_judge=json.dumps(dataclasses.asdict(judge_module.Settings.from_config(llm_judge)), sort_keys=True)
             if llm_judge else "",
+            embedding_cache=embedding_cache,
             **values,
             augmented_examples=channel.Channel(type=standard_artifacts.Examples),
             report=channel.Channel(type=AugmentationReport)))

@@ -29,6 +29,7 @@ from models import features
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 LLM_JUDGE_KEY = "llm_judge"  # JSON object of llm_judge.Settings; "" or absent: no LLM-judge view
+EMBEDDING_CACHE_KEY = "embedding_cache"  # where the encoders' vectors are kept (embedding_cache.py); "": not kept
 HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also MLMD custom properties
 _BATCH = 64
 # Candidates per scoring call, scored in batches of _BATCH pairs of similar length (less padding).
@@ -36,27 +37,28 @@ _SCORE_CHUNK = 16 * _BATCH
 _PROGRESS_EVERY = 8 * _SCORE_CHUNK  # a progress line per 8,192 candidates a worker scores
 
 
-# {handle: TextEncoder} of this process, alive while a DoFn holds it: the DoFns that embed share one copy (a
+# {(handle, embedding cache root): TextEncoder} of this process, alive while a DoFn holds it: the DoFns that embed share one copy (a
 # multilingual export is ~490 MB) and it is freed with them (Beam's Shared would keep it after the run).
 _ENCODERS = weakref.WeakValueDictionary()
 _ENCODERS_LOCK = threading.Lock()
 
 
-def _load_view(handle: str, judge: Optional[llm_judge.Settings]):
+def _load_view(handle: str, judge: Optional[llm_judge.Settings], cache_root: str = ""):
     """A view's scorer: the LLM judge (VIEW handle; needs its settings) or an encoder of the process cache."""
     if handle == llm_judge.VIEW:
         if judge is None:
             raise ValueError("the teacher's views name the LLM judge but no llm_judge settings were given")
         return llm_judge.LLMJudge(judge)
-    return _load_encoder(handle)
+    return _load_encoder(handle, cache_root)
 
 
-def _load_encoder(handle: str):
+def _load_encoder(handle: str, cache_root: str = ""):
+    """The process's copy of an encoder; cache_root: where its embeddings are kept (embedding_cache.py)."""
     with _ENCODERS_LOCK:
-        encoder = _ENCODERS.get(handle)
+        encoder = _ENCODERS.get((handle, cache_root))
         if encoder is None:
             from components.retrieval.embedding import TextEncoder  # loads TensorFlow Text on the worker
-            encoder = _ENCODERS[handle] = TextEncoder(handle, _BATCH)
+            encoder = _ENCODERS[(handle, cache_root)] = TextEncoder(handle, _BATCH, cache_root or None)
         return encoder
 
 
@@ -65,16 +67,16 @@ class _Score(beam.DoFn):
     eval query to each candidate."""
 
     def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings,
-                 judge: Optional[llm_judge.Settings] = None):
+                 judge: Optional[llm_judge.Settings] = None, cache_root: str = ""):
         super().__init__()
         self._teacher_dir, self._encoder_handles, self._settings = teacher_dir, list(encoder_handles), settings
-        self._judge = judge
+        self._judge, self._cache_root = judge, cache_root
         self._eval_vectors = None
         self._scored, self._started = 0, None
 
     def setup(self):
         self._teacher = load_scorer(self._teacher_dir)
-        self._encoders = [_load_view(handle, self._judge) for handle in self._encoder_handles]
+        self._encoders = [_load_view(handle, self._judge, self._cache_root) for handle in self._encoder_handles]
 
     def process(self, batch: List[dict], eval_vectors: List[np.ndarray], views_fit: views.ViewsFit):
         if self._eval_vectors is None:
@@ -173,14 +175,14 @@ class _FitViews(beam.DoFn):
     """views.ViewsFit from the whole labelled train split and the labelled eval rows (fit_views)."""
 
     def __init__(self, teacher_dir: str, encoder_handles: Sequence[str], settings: filtering.Settings,
-                 judge: Optional[llm_judge.Settings] = None):
+                 judge: Optional[llm_judge.Settings] = None, cache_root: str = ""):
         super().__init__()
         self._teacher_dir, self._encoder_handles, self._settings = teacher_dir, list(encoder_handles), settings
-        self._judge = judge
+        self._judge, self._cache_root = judge, cache_root
 
     def setup(self):
         # Held by the DoFn, so that _Score finds the same copies in the process's cache.
-        self._encoders = [_load_view(handle, self._judge) for handle in self._encoder_handles]
+        self._encoders = [_load_view(handle, self._judge, self._cache_root) for handle in self._encoder_handles]
 
     def process(self, labelled_train: List[dict], labelled_eval: List[dict]):
         views_fit = fit_views(self._encoder_handles, self._encoders, load_scorer(self._teacher_dir),
@@ -191,12 +193,12 @@ class _FitViews(beam.DoFn):
 
 
 class _EmbedQueries(beam.DoFn):
-    def __init__(self, encoder_handle: str):
+    def __init__(self, encoder_handle: str, cache_root: str = ""):
         super().__init__()
-        self._encoder_handle = encoder_handle
+        self._encoder_handle, self._cache_root = encoder_handle, cache_root
 
     def setup(self):
-        self._encoder = _load_encoder(self._encoder_handle)
+        self._encoder = _load_encoder(self._encoder_handle, self._cache_root)
 
     def process(self, queries: List[str]):
         yield from self._encoder.embed(queries)
@@ -232,6 +234,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                          for field in dataclasses.fields(filtering.Settings)})
         encoder_handles = encoder_handles_of(exec_properties)
         judge = judge_settings(exec_properties)
+        cache_root = exec_properties.get(EMBEDDING_CACHE_KEY) or ""
         directories = examples_io.prepare_output(output, [TRAIN_SPLIT, EVAL_SPLIT])
 
         with self._make_beam_pipeline() as pipeline:
@@ -248,13 +251,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             eval_queries = (evaluation | "EvalQueries" >> beam.Map(lambda r: r[features.QUERY])
                             | "DistinctEvalQueries" >> beam.Distinct())
             eval_vectors = (eval_queries | "BatchEvalQueries" >> beam.BatchElements(max_batch_size=_BATCH)
-                            | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"])))
+                            | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"], cache_root)))
             views_fit = (train | "CollectTrain" >> beam.combiners.ToList()
-                         | "FitViews" >> beam.ParDo(_FitViews(teacher_dir, encoder_handles, settings, judge),
+                         | "FitViews" >> beam.ParDo(_FitViews(teacher_dir, encoder_handles, settings, judge, cache_root),
                                                     beam.pvalue.AsList(evaluation)))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
                           min_batch_size=_SCORE_CHUNK, max_batch_size=_SCORE_CHUNK)
-                      | "Score" >> beam.ParDo(_Score(teacher_dir, encoder_handles, settings, judge),
+                      | "Score" >> beam.ParDo(_Score(teacher_dir, encoder_handles, settings, judge, cache_root),
                                               beam.pvalue.AsList(eval_vectors), beam.pvalue.AsSingleton(views_fit)))
             outcome = (pipeline | "Start" >> beam.Create([None])
                        | "Select" >> beam.FlatMap(_select, beam.pvalue.AsList(scored), beam.pvalue.AsList(train),
