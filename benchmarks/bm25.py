@@ -14,8 +14,9 @@ import unicodedata
 from collections import Counter
 from typing import Callable, Iterable, List
 
-# Han characters: the ranges of components.query_generation.prompts.is_han.
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from models.text import HAN_CLASS
+
+_HAN = HAN_CLASS  # Han characters (models/text.py)
 # A run of Han characters, or a run of the other word characters (what `\w+` finds in text without Han).
 _PIECE = re.compile(rf"[{_HAN}]+|[^\W{_HAN}]+")
 _HAN_CHAR = re.compile(rf"[{_HAN}]")

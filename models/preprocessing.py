@@ -8,9 +8,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import features
+from models.text import HAN_CLASS
 
-# Han ideographs (and CJK punctuation-free symbols) stand alone as tokens; punctuation becomes space.
-_HAN = r"(\p{Han})"
+# Han characters (models/text.py) stand alone as tokens; punctuation becomes space.
+_HAN = f"([{HAN_CLASS}])"
 _PUNCTUATION = r"[\p{P}\p{S}]"
 
 

@@ -22,8 +22,12 @@ import csv
 import dataclasses
 import random
 import re
+import sys
 from collections import Counter
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # models/text.py: standard library only
+from models.text import HAN_CLASS  # noqa: E402
 
 SEED = 20261128
 OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -451,7 +455,7 @@ class Product:
 
 
 def is_chinese(text: str) -> bool:
-    return re.search(r"[\u4e00-\u9fff]", text) is not None
+    return re.search(f"[{HAN_CLASS}]", text) is not None
 
 
 def build_queries(table: list[tuple]) -> list[Query]:
@@ -489,7 +493,7 @@ def tokens(text: str) -> set[str]:
     """Lower-case English words (plural 's' stripped) and single Chinese characters."""
     text = text.lower()
     words = {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in re.findall(r"[a-z0-9]+", text)}
-    return (words | set(re.findall(r"[\u4e00-\u9fff]", text))) - STOP_TOKENS
+    return (words | set(re.findall(f"[{HAN_CLASS}]", text))) - STOP_TOKENS
 
 
 def attribute_tokens(query: Query) -> set[str]:

@@ -17,6 +17,8 @@ import re
 import unicodedata
 from typing import Dict, List, Sequence, Tuple
 
+from models.text import is_han  # noqa: F401  (also this module's name for it)
+
 ENGLISH, CHINESE = "en", "zh"
 # A title is Chinese when at least this share of its letters (Han characters plus other letters) is Han.
 HAN_SHARE_FOR_CHINESE = 0.3
@@ -73,12 +75,6 @@ STOP = ("\n\n",) + tuple("\n" + t.title_label for t in TEMPLATES.values())
 
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•·–—]+|\(?\d{1,2}[.)、:：]|[（(]\d{1,2}[）)])\s*")
 _SURROUNDING_QUOTES = "\"'“”‘’「」『』`"
-
-
-def is_han(char: str) -> bool:
-    """CJK unified ideographs (with extension A and the compatibility block)."""
-    code = ord(char)
-    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF
 
 
 def han_share(text: str) -> float:

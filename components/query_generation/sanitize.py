@@ -29,6 +29,7 @@ import unicodedata
 from typing import Collection, Iterable, List, Optional, Set, Tuple
 
 from components.query_generation import prompts
+from models.text import HAN_CLASS
 
 EMPTY = "empty"
 MARKUP = "markup"
@@ -123,8 +124,7 @@ def _ngrams(items: List[str], n: int) -> Set[Tuple[str, ...]]:
 
 
 # Spaces between two Han characters (Chinese has none between words: "忽 略" is "忽略" spaced out).
-_SPACES_BETWEEN_HAN = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]) +"
-                                 r"(?=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+_SPACES_BETWEEN_HAN = re.compile(rf"(?<=[{HAN_CLASS}]) +(?=[{HAN_CLASS}])")
 
 
 def _searchable(text: str) -> Tuple[str, List[int]]:
