@@ -108,9 +108,15 @@ def write_rows_locally(rows: Iterable[Row], split_dir: str) -> None:
 
 
 def prepare_output(artifact: types.Artifact, splits: Iterable[str]) -> Dict[str, str]:
-    """Sets an output Examples artifact's split names; returns {split: directory}, created."""
+    """Sets an output Examples artifact's split names and payload format (tf.Example: what every component
+    here writes, and what Transform, StatisticsGen and the Evaluator look for); returns {split: directory},
+    created."""
+    from tfx.components.util import examples_utils
+    from tfx.proto import example_gen_pb2
+
     splits = list(splits)
     artifact.split_names = artifact_utils.encode_split_names(splits)
+    examples_utils.set_payload_format(artifact, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
     directories = {}
     for split in splits:
         directories[split] = artifact_utils.get_split_uri([artifact], split)

@@ -27,9 +27,7 @@ import apache_beam as beam
 import tensorflow as tf
 from absl import logging
 from tfx import types
-from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
-from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from components import examples_io
@@ -488,7 +486,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         catalog_patterns = {split: examples_io.split_pattern(catalog, split)
                             for split in examples_io.split_names(catalog)}
         output_dir = examples_io.prepare_output(generated, [OUTPUT_SPLIT])[OUTPUT_SPLIT]
-        examples_utils.set_payload_format(generated, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         parts_dir = os.path.join(report_artifact.uri, "_parts")
         logging.info("QueryGeneration: %d queries per product with %s %s, from catalogue splits %s (at most %s "
                      "products); labelled queries from the '%s' split only", settings.queries_per_product,
