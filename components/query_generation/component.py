@@ -13,6 +13,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.augmentation import llm_backends
 from components.augmentation.report import AugmentationReport
 from components.query_generation import executor
 
@@ -106,6 +107,7 @@ class QueryGeneration(base_component.BaseComponent):
                              f"got {on_backend_failure!r}")
         if backend_config is None:
             backend_config = DEFAULT_BACKEND_CONFIG if backend == DEFAULT_BACKEND else {}
+        llm_backends.check_config(backend, backend_config)  # a bad backend fails here, not after the teacher
         spec = QueryGenerationSpec(
             examples=examples, catalog=catalog, queries_per_product=queries_per_product,
             max_products=max_products, backend=backend, backend_config=json.dumps(dict(backend_config), sort_keys=True),
