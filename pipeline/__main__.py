@@ -10,7 +10,6 @@
 """
 import argparse
 import dataclasses
-import logging
 import os
 import sys
 import time
@@ -40,6 +39,9 @@ def _grade_scale(text: str) -> str:
 
 
 def _add_config_flags(parser) -> None:
+    parser.add_argument("--verbose", action="store_true",
+                        help="log everything TFX logs (each component's IR and execution properties); default: "
+                        "a line as each component starts and ends, with its time, and the components' own lines")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="a YAML or JSON file of the run's settings (pipeline/run_config.py lists the keys); "
                         "flags given here win over it")
@@ -151,7 +153,8 @@ def _settings(args) -> dict:
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from pipeline import logs
+    logs.configure(verbose=getattr(args, "verbose", True))
     # Google client libraries warn at import about future Python support: noise for a person reading.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
     # Imported here so that `--help` answers without loading TensorFlow.

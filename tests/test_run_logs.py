@@ -1,0 +1,54 @@
+"""pipeline/logs.py: a run's log keeps a start and an end line per component, with its time, and the components'
+own lines; TFX's proto dumps and type-check noise go only with --verbose; warnings pass but two harmless ones of
+TFX's, errors always."""
+import logging
+
+from pipeline import logs
+
+
+def _record(message, level=logging.INFO):
+    return logging.LogRecord("absl", level, __file__, 1, message, None, None)
+
+
+def test_tfx_dumps_are_dropped_and_component_lines_get_their_time():
+    now = [100.0]
+    run_filter = logs.RunLogFilter(clock=lambda: now[0])
+    kept = []
+    for message in ["Component Trainer is running.", "Running launcher for node_info {\n  type {\n  }\n}",
+                    "Going to run a new execution 7", "Using Any for unsupported type: typing.Mapping",
+                    "TeacherLabeling: 8192 candidates scored by this worker (150 pairs/s)",
+                    "step 10/351  loss 0.61  lr 9e-05"]:
+        record = _record(message)
+        if run_filter.filter(record):
+            kept.append(record.getMessage())
+    now[0] = 161.25
+    finished = _record("Component Trainer is finished.")
+    assert run_filter.filter(finished)
+    kept.append(finished.getMessage())
+    assert kept == ["Trainer started", "TeacherLabeling: 8192 candidates scored by this worker (150 pairs/s)",
+                    "step 10/351  loss 0.61  lr 9e-05", "Trainer finished in 61.2 s"]
+
+
+def test_warnings_and_errors_always_pass():
+    run_filter = logs.RunLogFilter()
+    assert run_filter.filter(_record("Using Any for unsupported type: x", logging.WARNING))
+    assert not run_filter.filter(_record("ArtifactQuery.property_predicate is not supported.", logging.WARNING))
+    assert run_filter.filter(_record("ArtifactQuery.property_predicate is not supported.", logging.ERROR))
+    assert not run_filter.filter(_record("[Trainer] Resolved inputs: ({'examples': [Artifact(\n...)]},)"))
+    assert run_filter.filter(_record("Execution 6 failed.", logging.ERROR))
+    assert not run_filter.filter(_record("Execution 6 succeeded."))
+
+
+def test_configure_installs_the_filter_once_and_verbose_installs_none():
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    saved = root.handlers[:]
+    root.handlers[:] = [handler]
+    try:
+        logs.configure(verbose=True)
+        assert not handler.filters
+        logs.configure()
+        logs.configure()
+        assert sum(isinstance(f, logs.RunLogFilter) for f in handler.filters) == 1
+    finally:
+        root.handlers[:] = saved
