@@ -12,7 +12,7 @@ RUNNER ?= local
 # (rightly) refuse to serve; the demo reports that check and pushes, to show serving. DEMO_FLAGS= enforces it.
 DEMO_FLAGS ?= --zero-shot-floor report
 
-.PHONY: setup demo test serve clean
+.PHONY: setup demo test test-fast serve clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -22,6 +22,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q --durations=15 tests
+
+# Everything but the tests marked slow (pipeline runs, training, real servers): a few minutes.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" tests
 
 serve: setup
 	$(PY) -m serving --model-base-path $(DEMO_OUTPUT)/serving/search_ranker --port 8501

@@ -38,3 +38,14 @@ def pipeline_output_dir(tmp_path_factory, sample_data_dir) -> str:
     output = str(tmp_path_factory.mktemp("pipeline_run"))
     _run_test_pipeline(sample_data_dir, output)
     return output
+
+
+# A test that needs one of these is slow (a whole pipeline run, or a real llama.cpp server): marked so, as the
+# modules of whole runs, training and real servers mark themselves (pytestmark), for `make test-fast`.
+SLOW_FIXTURES = {"pipeline_output_dir", "run_test_pipeline", "llama_server", "judge_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

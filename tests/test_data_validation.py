@@ -29,6 +29,8 @@ from models import features
 from pipeline import configs, runners
 from pipeline import pipeline as search_pipeline
 
+pytestmark = pytest.mark.slow  # whole pipeline runs, training or a real server
+
 SPLITS = tuple(configs.SPLIT_BUCKETS)
 SAMPLE_ROWS = 888
 

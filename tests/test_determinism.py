@@ -20,6 +20,8 @@ from models import features, trainer
 from models.encoder.export import default_export_dir, export_encoder
 from pipeline import configs
 
+pytestmark = pytest.mark.slow  # whole pipeline runs, training or a real server
+
 # Largest difference allowed between the scores of two trainings (logits; these scores span -0.7..0.5).
 # Everything is seeded: data order, the head's initialiser and dropout, and the encoder's dropout ops
 # (models/encoder/bert.py gives each call site its own op seed; before that, its SavedModel's random ops had

@@ -20,6 +20,8 @@ from tfx import v1 as tfx
 
 from pipeline import configs, runners, scoring, summary
 
+pytestmark = pytest.mark.slow  # whole pipeline runs, training or a real server
+
 TRAIN_STEPS = 90  # 3 rounds of 30 steps; 30 steps left NDCG@10 at 0.83, short of the 0.85 blessing needs
 UPSTREAM = ("SearchLogExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
             "Transform")

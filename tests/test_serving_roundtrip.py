@@ -18,6 +18,8 @@ import tensorflow as tf
 
 from pipeline import configs
 
+pytestmark = pytest.mark.slow  # whole pipeline runs, training or a real server
+
 MODEL = configs.MODEL_NAME
 START_TIMEOUT_S = 180  # the server process imports TensorFlow and loads the model
 # A switch loads the new version and calls each of its signatures once before serving it (the warm-up): on
