@@ -23,7 +23,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q --durations=15 tests
 
-# Everything but the tests marked slow (pipeline runs, training, real servers): a few minutes.
+# Everything but the tests marked slow (pipeline runs, training, exports, real servers; pytest.ini).
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" tests
 

@@ -312,6 +312,7 @@ def _write_examples(path, rows):
             writer.write(example.SerializeToString())
 
 
+@pytest.mark.slow  # trains a model
 def test_run_fn_fine_tunes_listwise_on_raw_examples_and_exports(tmp_path):
     """A Trainer without a transform graph (e.g. a teacher fed ExampleGen's output): the cross-encoder reads
     the raw columns; listwise loss, two rounds with early stopping, both signatures exported."""
@@ -353,6 +354,7 @@ def score_with_both_signatures(export_dir, query, titles):
     return text.numpy(), default.numpy()
 
 
+@pytest.mark.slow  # trains a model
 def test_run_fn_sizes_training_by_epochs_over_the_rows_it_gets(tmp_path, caplog):
     """No train steps from the Trainer (the pipeline's default): train_epochs passes over the train split's
     rows, counted; no eval steps: one whole pass over the eval split after each round."""
@@ -398,6 +400,7 @@ TRAINING_ROWS = [dict(row, origin=origin, sample_weight=1.0) for row, origin in
                   (dict(RAW_ROWS[1], query_id="q5", product_id="p8"), "retrieved"))]
 
 
+@pytest.mark.slow  # trains a model
 def test_run_fn_distils_in_two_stages_teacher_rows_then_gold(tmp_path, caplog):
     """gold_stage_epochs > 0: the teacher-labelled rows first, then the gold ones, each stage sized by its own
     rows; the margin distillation loss on per-query lists; the export serves a logit."""

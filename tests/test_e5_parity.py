@@ -19,6 +19,8 @@ import tensorflow_text  # noqa: E402,F401  registers the ops the SavedModel uses
 import fine_tune_step  # noqa: E402
 from models.encoder.e5_export import default_export_dir, export_encoder  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports and runs whole encoders
+
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "e5_parity.json"
 MIN_COSINE = 0.995
 PREFIXES = ("query", "passage")

@@ -17,6 +17,8 @@ import tensorflow_text  # noqa: E402,F401  registers the ops the SavedModel uses
 import fine_tune_step  # noqa: E402
 from models.encoder import exporter  # noqa: E402
 
+pytestmark = pytest.mark.slow  # exports and runs whole encoders
+
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 # Encoder -> the fixture scripts/make_encoder_parity_fixture.py wrote for it.
 FIXTURE_FILES = {"all-MiniLM-L6-v2": "encoder_parity.json", "all-mpnet-base-v2": "encoder_parity_all-mpnet-base-v2.json"}

@@ -38,6 +38,7 @@ def test_spec_and_channels(sample_data_dir):
         == {"n_ctx": 1024, "n_threads": 1}
 
 
+@pytest.mark.slow  # a LocalDagRunner pipeline with the real LLM
 def test_in_a_local_pipeline(tmp_path, sample_data_dir):
     example_gen = _example_gen(sample_data_dir)
     catalog_gen = search_pipeline.catalog_example_gen(sample_data_dir)

@@ -203,6 +203,7 @@ def test_the_label_mixes_the_cross_encoder_and_the_calibrated_zero_shot_cosine()
         filtering.Settings(zero_shot_weight=1.5)
 
 
+@pytest.mark.slow  # loads all-mpnet-base-v2
 def test_executor_labels_with_views_fitted_on_the_labelled_rows(tmp_path, monkeypatch):
     from components.retrieval import embedding
     from models.encoder import mpnet_export

@@ -109,6 +109,7 @@ def _fn_args(tmp_path, rows, hparams):
                        **hparams})
 
 
+@pytest.mark.slow  # trains a model
 def test_trainer_serves_the_ensemble_calibrated_on_labelled_rows_only(tmp_path, caplog):
     fn_args = _fn_args(tmp_path, _rows(features.ORIGIN_RETRIEVED), {"zero_shot_weight": 0.5})
     with caplog.at_level("INFO", logger=trainer.logger.name):
@@ -135,6 +136,7 @@ def test_trainer_serves_the_ensemble_calibrated_on_labelled_rows_only(tmp_path, 
                                + 0.5 * parts[zero_shot_ensemble.ZERO_SHOT_GAIN], scores, atol=1e-5)
 
 
+@pytest.mark.slow  # trains a model
 def test_trainer_refuses_a_listwise_ensemble_before_training(tmp_path):
     fn_args = _fn_args(tmp_path, _rows(features.ORIGIN_GENERATED), {"zero_shot_weight": 0.5, "loss": "listwise"})
     with pytest.raises(ValueError, match="pointwise"):
