@@ -4,6 +4,7 @@ import glob
 import json
 import os
 
+import pytest
 from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 
