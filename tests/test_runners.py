@@ -125,7 +125,8 @@ def test_a_config_files_settings_reach_the_components_that_use_them(tmp_path):
 
     path = tmp_path / "run.yaml"
     path.write_text("grade_scale: '1:3'\n"
-                    "augmentation: {backend: openai_http, backend_config: {base_url: 'http://127.0.0.1:1/v1', model: m}}\n"
+                    "augmentation: {backend: openai_http,\n"
+                    "               backend_config: {base_url: 'http://127.0.0.1:1/v1', model: m}}\n"
                     "trainer: {loss: pointwise_margin_mse, gold_stage_epochs: 1.0}\n"
                     "teacher: {pointwise_loss: mse, train_epochs: 5}\n", encoding="utf-8")
     loaded = run_config.load(str(path))

@@ -189,7 +189,8 @@ class _SearchLogToExample(beam.PTransform):
 
         rows = (pipeline
                 | "ListFiles" >> beam.Create(self.files)
-                | "ReadRows" >> beam.ParDo(_ReadRows(headers, self._max_chars, self._columns, self._scale)).with_outputs(
+                | "ReadRows" >> beam.ParDo(
+                    _ReadRows(headers, self._max_chars, self._columns, self._scale)).with_outputs(
                     _QUARANTINED, _TALLY, main=_VALID))
         resolved = (rows[_VALID]
                     | "KeyByQueryId" >> beam.Map(lambda row, key: (row["values"][key], row), rules.KEY_COLUMN[self._kind])

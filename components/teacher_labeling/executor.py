@@ -37,8 +37,9 @@ _SCORE_CHUNK = 16 * _BATCH
 _PROGRESS_EVERY = 8 * _SCORE_CHUNK  # a progress line per 8,192 candidates a worker scores
 
 
-# {(handle, embedding cache root): TextEncoder} of this process, alive while a DoFn holds it: the DoFns that embed share one copy (a
-# multilingual export is ~490 MB) and it is freed with them (Beam's Shared would keep it after the run).
+# {(handle, embedding cache root): TextEncoder} of this process, alive while a DoFn holds it: the DoFns that
+# embed share one copy (a multilingual export is ~490 MB) and it is freed with them (Beam's Shared would keep it
+# after the run).
 _ENCODERS = weakref.WeakValueDictionary()
 _ENCODERS_LOCK = threading.Lock()
 
@@ -251,10 +252,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             eval_queries = (evaluation | "EvalQueries" >> beam.Map(lambda r: r[features.QUERY])
                             | "DistinctEvalQueries" >> beam.Distinct())
             eval_vectors = (eval_queries | "BatchEvalQueries" >> beam.BatchElements(max_batch_size=_BATCH)
-                            | "EmbedEvalQueries" >> beam.ParDo(_EmbedQueries(exec_properties["encoder_handle"], cache_root)))
+                            | "EmbedEvalQueries" >> beam.ParDo(
+                                _EmbedQueries(exec_properties["encoder_handle"], cache_root)))
             views_fit = (train | "CollectTrain" >> beam.combiners.ToList()
-                         | "FitViews" >> beam.ParDo(_FitViews(teacher_dir, encoder_handles, settings, judge, cache_root),
-                                                    beam.pvalue.AsList(evaluation)))
+                         | "FitViews" >> beam.ParDo(
+                             _FitViews(teacher_dir, encoder_handles, settings, judge, cache_root),
+                             beam.pvalue.AsList(evaluation)))
             scored = (candidate_rows | "BatchCandidates" >> beam.BatchElements(
                           min_batch_size=_SCORE_CHUNK, max_batch_size=_SCORE_CHUNK)
                       | "Score" >> beam.ParDo(_Score(teacher_dir, encoder_handles, settings, judge, cache_root),
