@@ -1,5 +1,7 @@
 """kubeflow/serving/*.yaml parse and agree with the pipeline's model name and TF Serving's ports (no cluster
 here: these are static checks)."""
+import os
+
 import yaml
 
 from pipeline import configs
@@ -60,3 +62,32 @@ def test_vllm_judge_serves_what_the_llm_judge_asks_for():
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]  # weights from the volume, never the hub
     assert docs["Service"]["spec"]["ports"][0]["port"] == int(args["port"]) == 8000
+
+
+def _custom_ops(saved_model_dir):
+    """The op types of a SavedModel's graph and functions that core TensorFlow does not have (tf.raw_ops lists
+    core TensorFlow's ops only; ops a library loads, as tensorflow_text does, are not added to it)."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+        saved_model.ParseFromString(f.read())
+    ops = set()
+    for graph in saved_model.meta_graphs:
+        ops |= {node.op for node in graph.graph_def.node}
+        ops |= {node.op for function in graph.graph_def.library.function for node in function.node_def}
+    return {op for op in ops if not hasattr(tf.raw_ops, op)}
+
+
+def test_the_stock_tf_serving_image_links_every_op_our_encoders_use():
+    from kubeflow import config
+    from models.encoder import EXPORTERS, export_dir
+
+    (container,) = _documents("tf-serving.yaml")["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == config.TF_SERVING_IMAGE
+    exported = [name for name in EXPORTERS if os.path.isfile(os.path.join(export_dir(name), "saved_model.pb"))]
+    assert exported  # make setup exports all three
+    for name in exported:
+        ops = _custom_ops(export_dir(name))
+        assert ops and ops <= config.TF_SERVING_TEXT_OPS, (name, ops)  # the tokeniser's ops, all linked there
