@@ -3,6 +3,8 @@ own lines; TFX's proto dumps and type-check noise go only with --verbose; warnin
 TFX's, errors always."""
 import logging
 
+import pytest
+
 from pipeline import logs
 
 
@@ -52,3 +54,23 @@ def test_configure_installs_the_filter_once_and_verbose_installs_none():
         assert sum(isinstance(f, logs.RunLogFilter) for f in handler.filters) == 1
     finally:
         root.handlers[:] = saved
+
+
+@pytest.mark.slow  # a real validation run of the sample (~30 s)
+def test_a_real_run_logs_a_few_lines_a_person_can_read(tmp_path):
+    import subprocess
+    import sys
+
+    def lines(*flags):
+        result = subprocess.run([sys.executable, "-m", "pipeline", "validate", "--output", str(tmp_path / flags[0]),
+                                 *flags[1:]], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return (result.stdout + result.stderr).splitlines()
+
+    quiet, verbose = lines("quiet"), lines("verbose", "--verbose")
+    assert len(quiet) < 150 < len(verbose)  # 60 against 3,123 when measured
+    for component in ("SearchLogExampleGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate"):
+        assert any(f"{component} started" in line for line in quiet)
+        assert any(f"{component} finished in " in line for line in quiet)
+    assert not any("Running launcher for node_info" in line for line in quiet)
+    assert any("Running launcher for node_info" in line for line in verbose)
