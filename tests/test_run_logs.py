@@ -18,6 +18,7 @@ def test_tfx_dumps_are_dropped_and_component_lines_get_their_time():
     kept = []
     for message in ["Component Trainer is running.", "Running launcher for node_info {\n  type {\n  }\n}",
                     "Going to run a new execution 7", "Using Any for unsupported type: typing.Mapping",
+                    "Feature query has a shape dim {\n  size: 1\n}\n. Setting to DenseTensor.",
                     "TeacherLabeling: 8192 candidates scored by this worker (150 pairs/s)",
                     "step 10/351  loss 0.61  lr 9e-05"]:
         record = _record(message)
