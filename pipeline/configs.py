@@ -216,7 +216,7 @@ class Augmentation:
     max_seconds: float = QG_MAX_SECONDS
     seed: int = QG_SEED
     # The LLM: "llama_cpp" in process (backend_config: model_path, n_threads, n_ctx) or "openai_http", an
-    # OpenAI-compatible server (backend_config: base_url, model; components/query_generation/backends.py).
+    # OpenAI-compatible server (backend_config: base_url, model; components/augmentation/llm_backends.py).
     backend: str = QG_BACKEND
     backend_config: Dict[str, Any] = dataclasses.field(default_factory=lambda: dict(QG_BACKEND_CONFIG))
     # The teacher's LLM-judge view (components/teacher_labeling/llm_judge.py): None (default) for none, or an

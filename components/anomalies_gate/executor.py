@@ -26,10 +26,9 @@ def drift_checks(exec_properties: Dict[str, Any]) -> Optional[custom_validation_
     return proto_utils.json_to_proto(text, custom_validation_config_pb2.CustomValidationConfig()) if text else None
 
 
-def check_drift(artifact: types.Artifact, split: str,
+def check_drift(statistics: statistics_pb2.DatasetFeatureStatisticsList,
                 checks: custom_validation_config_pb2.CustomValidationConfig) -> anomalies_pb2.Anomalies:
     """The anomalies of the drift checks (SQL on the split's statistics) for one split."""
-    statistics = stats_artifact_utils.load_statistics(artifact, split).proto()
     return validation_api.custom_validate_statistics(statistics, checks)
 
 
@@ -51,11 +50,12 @@ def read_anomalies(split_uri: str) -> anomalies_pb2.Anomalies:
 
 
 def read_statistics(artifact: Optional[types.Artifact], split: str
-                    ) -> Optional[statistics_pb2.DatasetFeatureStatistics]:
-    """The split's statistics (the whole-split dataset), or None without a statistics artifact."""
+                    ) -> Optional[statistics_pb2.DatasetFeatureStatisticsList]:
+    """The split's statistics (its list of datasets; datasets[0] is the whole split), or None without a
+    statistics artifact."""
     if artifact is None:
         return None
-    return stats_artifact_utils.load_statistics(artifact, split).proto().datasets[0]
+    return stats_artifact_utils.load_statistics(artifact, split).proto()
 
 
 def observed(statistics: Optional[statistics_pb2.DatasetFeatureStatistics], feature_name: str) -> str:
@@ -105,12 +105,16 @@ class Executor(base_executor.BaseExecutor):
         problems = []
         for split in splits:
             anomalies = read_anomalies(artifact_utils.get_split_uri([artifact], split))
-            drift = check_drift(statistics, split, checks) if checks is not None else anomalies_pb2.Anomalies()
+            # The split's statistics, read once: for the drift checks, or only when a feature is anomalous (the
+            # figures are for the error).
+            listed = read_statistics(statistics, split) if checks is not None else None
+            drift = check_drift(listed, checks) if checks is not None else anomalies_pb2.Anomalies()
             if drift_output is not None:
                 _write_anomalies(drift_output, split, drift)
-            # The statistics are read only when a feature is anomalous: the figures are for the error.
             bad = anomalies.anomaly_info or drift.anomaly_info
-            figures = read_statistics(statistics, split) if bad else None
+            if bad and listed is None:
+                listed = read_statistics(statistics, split)
+            figures = listed.datasets[0] if bad and listed is not None else None
             problems += describe(split, anomalies, figures) + describe(split, drift, figures)
         if problems:
             raise DataAnomaliesError(

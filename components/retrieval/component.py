@@ -13,11 +13,10 @@ from tfx.types import channel, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.augmentation.report import AugmentationReport
-from components.retrieval import candidates, executor
+from components.retrieval import candidates, embedding_cache, executor
 
 
 # One execution parameter per candidates.Settings field (defaults and meaning documented there).
-EMBEDDING_CACHE_KEY = "embedding_cache"
 _SETTINGS = {name: ExecutionParameter(type=type(value)) for name, value in vars(candidates.Settings()).items()}
 
 
@@ -28,7 +27,7 @@ class RetrievalSpec(ComponentSpec):
         # is rewritten (models.encoder.fingerprint; "" for a handle with no export stamp).
         "encoder_fingerprint": ExecutionParameter(type=str, optional=True),
         # Where embeddings are kept by encoder fingerprint (embedding_cache.py); "" or absent: not kept.
-        EMBEDDING_CACHE_KEY: ExecutionParameter(type=str, optional=True),
+        embedding_cache.EMBEDDING_CACHE_KEY: ExecutionParameter(type=str, optional=True),
         **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),

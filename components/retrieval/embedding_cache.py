@@ -24,6 +24,9 @@ import tensorflow as tf
 from absl import logging
 
 QUERY, PASSAGE = "query", "passage"
+# The execution property naming the cache folder, of every component that embeds (Retrieval, TeacherLabeling);
+# "" or absent: nothing is kept.
+EMBEDDING_CACHE_KEY = "embedding_cache"
 
 
 class EmbeddingCache:
@@ -53,8 +56,9 @@ class EmbeddingCache:
         """[len(texts), d] vectors: cached ones read, the others from embed(missing texts) and then kept."""
         with self._lock:
             known = self._load()
-            missing = sorted({text for text in texts if text not in known})
-            self.hits += len(texts) - sum(1 for text in texts if text in missing)
+            absent = {text for text in texts if text not in known}
+            missing = sorted(absent)
+            self.hits += sum(1 for text in texts if text not in absent)
             self.misses += len(missing)
             if missing:
                 fresh = np.asarray(embed(missing), dtype=np.float32)

@@ -19,6 +19,7 @@ from tfx.types import artifact_utils
 from components import examples_io
 from components.augmentation import report as report_lib
 from components.retrieval import candidates as candidates_lib
+from components.retrieval.embedding_cache import EMBEDDING_CACHE_KEY
 from models import features
 
 TRAIN_SPLIT = "train"
@@ -147,7 +148,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             vectors = (_texts_to_embed(labelled_rows, catalog_rows, generated_rows)
                        | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=256)
                        | "Embed" >> beam.ParDo(_Embed(encoder_handle, batch_size=64,
-                                                     cache_root=exec_properties.get("embedding_cache") or "")))
+                                                     cache_root=exec_properties.get(EMBEDDING_CACHE_KEY) or "")))
             found = (pipeline | "Start" >> beam.Create([None])
                      | "Search" >> beam.FlatMap(
                          _search, beam.pvalue.AsList(labelled_rows), beam.pvalue.AsList(catalog_rows),

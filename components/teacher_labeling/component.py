@@ -14,6 +14,7 @@ from tfx.types import channel, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.augmentation.report import AugmentationReport
+from components.retrieval.embedding_cache import EMBEDDING_CACHE_KEY
 from components.teacher_labeling import executor, filtering
 from components.teacher_labeling import llm_judge as judge_module
 from models import encoder as encoder_exports
@@ -35,7 +36,7 @@ class TeacherLabelingSpec(ComponentSpec):
         # The LLM-judge view (llm_judge.py): a JSON object of llm_judge.Settings (endpoint, model); "" = none.
         executor.LLM_JUDGE_KEY: ExecutionParameter(type=str, optional=True),
         # Where the encoders' embeddings are kept by fingerprint (retrieval/embedding_cache.py); "" = not kept.
-        executor.EMBEDDING_CACHE_KEY: ExecutionParameter(type=str, optional=True),
+        EMBEDDING_CACHE_KEY: ExecutionParameter(type=str, optional=True),
         **_SETTINGS}
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),

@@ -24,12 +24,12 @@ from tfx.utils import path_utils
 from components import examples_io
 from components.augmentation import report as report_lib
 from components.query_generation.sanitize import normalise
+from components.retrieval.embedding_cache import EMBEDDING_CACHE_KEY
 from components.teacher_labeling import filtering, llm_judge, report_page, views
 from models import features
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 LLM_JUDGE_KEY = "llm_judge"  # JSON object of llm_judge.Settings; "" or absent: no LLM-judge view
-EMBEDDING_CACHE_KEY = "embedding_cache"  # where the encoders' vectors are kept (embedding_cache.py); "": not kept
 HEADLINE = ("candidates_in", "kept", "rejected", "labelled_train_rows")  # also MLMD custom properties
 _BATCH = 64
 # Candidates per scoring call, scored in batches of _BATCH pairs of similar length (less padding).

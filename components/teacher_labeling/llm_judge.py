@@ -1,7 +1,7 @@
 """The LLM-judge view of the teacher: a graded relevance read from an LLM's next-token probabilities.
 
 An OpenAI-compatible completion endpoint (llm_backends.OpenAICompletionBackend: vLLM on a GPU node in
-production, llama.cpp's server here) reads a few-shot prompt that ends in "Grade:" and returns the
+production, llama.cpp's server here) reads a few-shot prompt that ends in "Grade: " and returns the
 log-probabilities of its likeliest next tokens. The view's value for a pair is the expected grade under the
 model's distribution restricted to the grade tokens "0".."3" (the pipeline's scale, models/features.py), as a
 normalised gain in [0, 1]: a soft reading that orders pairs even when the greedy answer ties them.
